@@ -1,0 +1,317 @@
+"""Courses, enrollments and the Stripe events that change them."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CourseQuerySet(models.QuerySet):
+    def active(self) -> "CourseQuerySet":
+        return self.filter(is_active=True)
+
+    def with_enrollment_count(self) -> "CourseQuerySet":
+        """Annotate `paid_enrollment_count` in the same query, whatever the row count.
+
+        A correlated subquery rather than a JOIN + GROUP BY: it is evaluated
+        only for the rows the page keeps, so LIMIT applies before counting.
+        """
+        paid = (
+            Enrollment.objects.filter(
+                course=models.OuterRef("pk"), status=Enrollment.Status.PAID
+            )
+            .order_by()
+            .values("course")
+            .annotate(count=models.Count("pk"))
+            .values("count")
+        )
+        return self.annotate(
+            paid_enrollment_count=Coalesce(
+                models.Subquery(paid, output_field=models.IntegerField()), 0
+            )
+        )
+
+
+class Course(models.Model):
+    title = models.CharField(
+        _("course title"), max_length=200, help_text=_("Full title of the course")
+    )
+    description = models.TextField(
+        _("description"), help_text=_("Detailed description of the course")
+    )
+    slug = models.SlugField(
+        _("slug"),
+        max_length=200,
+        unique=True,
+        help_text=_("Unique identifier for the URL (e.g. python-for-beginners)"),
+    )
+    price = models.DecimalField(
+        _("price"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text=_("Price of the course in dollars"),
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Can the course be bought?")
+    )
+    instructor_name = models.CharField(_("instructor name"), max_length=200, blank=True)
+    duration_hours = models.PositiveIntegerField(
+        _("duration (hours)"),
+        null=True,
+        blank=True,
+        help_text=_("Estimated length of the course in hours"),
+    )
+    thumbnail_url = models.URLField(
+        _("thumbnail URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("URL of the course image"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CourseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["slug"], name="course_slug_idx"),
+            models.Index(fields=["is_active"], name="course_is_active_idx"),
+            # The default listing: active courses, newest first.
+            models.Index(
+                fields=["is_active", "-created_at", "-id"],
+                name="course_active_newest_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="course_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def enrollment_count(self) -> int:
+        """Paid enrollments; uses the annotation when the queryset provided one."""
+        annotated = getattr(self, "paid_enrollment_count", None)
+        if annotated is not None:
+            return annotated
+        return self.enrollments.filter(status=Enrollment.Status.PAID).count()
+
+
+class EnrollmentQuerySet(models.QuerySet):
+    def paid(self) -> "EnrollmentQuerySet":
+        return self.filter(status=Enrollment.Status.PAID)
+
+    def for_student(self, clerk_user_id: str) -> "EnrollmentQuerySet":
+        return self.filter(clerk_user_id=clerk_user_id)
+
+
+class Enrollment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+        REFUNDED = "refunded", _("Refunded")
+
+    course = models.ForeignKey(
+        Course,
+        on_delete=models.CASCADE,
+        related_name="enrollments",
+        verbose_name=_("course"),
+    )
+    clerk_user_id = models.CharField(
+        _("Clerk user ID"),
+        max_length=255,
+        help_text=_("Unique identifier of the user in Clerk"),
+    )
+    student_email = models.EmailField(
+        _("student email"),
+        blank=True,
+        help_text=_("Email of the student at enrollment time"),
+    )
+    student_name = models.CharField(_("student name"), max_length=200, blank=True)
+    price_paid = models.DecimalField(
+        _("price paid"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text=_("Price paid by the student (may differ from the current price)"),
+    )
+    status = models.CharField(
+        _("payment status"),
+        max_length=16,
+        choices=Status,
+        default=Status.PENDING,
+    )
+    # Kept for the API and the admin; always written together with `status`
+    # (see _set_status) and held to it by a database constraint.
+    is_paid = models.BooleanField(
+        _("paid"), default=False, help_text=_("Has the payment been confirmed?")
+    )
+    # Stripe ids are NULL until Stripe assigns them (the tutorial's schema).
+    stripe_payment_intent_id = models.CharField(  # noqa: DJ001
+        _("Stripe PaymentIntent"), max_length=255, blank=True, null=True
+    )
+    stripe_customer_id = models.CharField(  # noqa: DJ001
+        _("Stripe customer ID"),
+        max_length=255,
+        blank=True,
+        null=True,
+        help_text=_("ID of the customer in Stripe"),
+    )
+    stripe_session_id = models.CharField(
+        _("Stripe session ID"),
+        max_length=255,
+        blank=True,
+        null=True,
+        unique=True,
+        help_text=_("ID of the Stripe Checkout Session"),
+    )
+    enrolled_at = models.DateTimeField(_("enrolled at"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = EnrollmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        ordering = ["-enrolled_at", "-id"]
+        indexes = [
+            models.Index(fields=["clerk_user_id"], name="enrollment_clerk_user_idx"),
+            models.Index(fields=["is_paid"], name="enrollment_is_paid_idx"),
+            models.Index(fields=["stripe_payment_intent_id"], name="enrollment_pi_idx"),
+            # A student's own enrollments (my-courses, is_enrolled).
+            models.Index(
+                fields=["clerk_user_id", "status", "-enrolled_at"],
+                name="enrollment_student_status_idx",
+            ),
+            # Paid enrollments per course (enrollment_count).
+            models.Index(
+                fields=["course", "status"], name="enrollment_course_status_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "clerk_user_id"], name="one_enrollment_per_student"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_paid__gte=0),
+                name="enrollment_price_paid_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="paid", is_paid=True)
+                    | (~models.Q(status="paid") & models.Q(is_paid=False))
+                ),
+                name="enrollment_is_paid_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.student_email or self.clerk_user_id
+        return f"{who} - {self.course} ({self.get_status_display()})"
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self.is_paid = status == self.Status.PAID
+
+    def mark_as_paid(
+        self,
+        *,
+        price_paid: Decimal | None = None,
+        payment_intent_id: str | None = None,
+        customer_id: str | None = None,
+    ) -> bool:
+        """Mark paid and save; returns False (and changes nothing) if already paid."""
+        if self.status == self.Status.PAID:
+            return False
+        self._set_status(self.Status.PAID)
+        self.paid_at = timezone.now()
+        self.refunded_at = None
+        fields = ["status", "is_paid", "paid_at", "refunded_at", "updated_at"]
+        if price_paid is not None:
+            self.price_paid = price_paid
+            fields.append("price_paid")
+        if payment_intent_id:
+            self.stripe_payment_intent_id = payment_intent_id
+            fields.append("stripe_payment_intent_id")
+        if customer_id:
+            self.stripe_customer_id = customer_id
+            fields.append("stripe_customer_id")
+        self.save(update_fields=fields)
+        return True
+
+    def mark_as_unpaid(self) -> bool:
+        """Back to pending (a staff correction); returns False if not paid."""
+        if self.status != self.Status.PAID:
+            return False
+        self._set_status(self.Status.PENDING)
+        self.paid_at = None
+        self.save(update_fields=["status", "is_paid", "paid_at", "updated_at"])
+        return True
+
+    def mark_as_failed(self) -> bool:
+        """A failed payment; never downgrades a paid or refunded enrollment."""
+        if self.status not in (self.Status.PENDING, self.Status.EXPIRED):
+            return False
+        self._set_status(self.Status.FAILED)
+        self.save(update_fields=["status", "is_paid", "updated_at"])
+        return True
+
+    def mark_as_expired(self) -> bool:
+        """An abandoned checkout; only a pending enrollment expires."""
+        if self.status != self.Status.PENDING:
+            return False
+        self._set_status(self.Status.EXPIRED)
+        self.save(update_fields=["status", "is_paid", "updated_at"])
+        return True
+
+    def mark_as_refunded(self) -> bool:
+        """Access revoked after a refund; returns False if already refunded."""
+        if self.status == self.Status.REFUNDED:
+            return False
+        self._set_status(self.Status.REFUNDED)
+        self.refunded_at = timezone.now()
+        self.save(update_fields=["status", "is_paid", "refunded_at", "updated_at"])
+        return True
+
+    def reopen(self) -> bool:
+        """Make a failed or expired enrollment pending again for a new checkout."""
+        if self.status not in (self.Status.FAILED, self.Status.EXPIRED):
+            return False
+        self._set_status(self.Status.PENDING)
+        self.save(update_fields=["status", "is_paid", "updated_at"])
+        return True
+
+
+class StripeEvent(models.Model):
+    """A verified Stripe webhook event, stored once by its id."""
+
+    id = models.CharField(_("event ID"), max_length=255, primary_key=True)
+    type = models.CharField(_("type"), max_length=255)
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["type"], name="stripe_event_type_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"

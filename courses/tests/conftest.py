@@ -1,0 +1,49 @@
+"""Shared fixtures and the postgres_only marker."""
+
+import contextlib
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite has no row locks or concurrent writers")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@contextlib.contextmanager
+def database_unreachable():
+    """Make the default connection point at a database that cannot be opened.
+
+    Use in `django_db(transaction=True)` tests: the live connection is set aside
+    (SQLite's in-memory test database would vanish if closed) and put back after.
+    """
+    saved_connection = connection.connection
+    saved_settings = dict(connection.settings_dict)
+    connection.connection = None
+    if connection.vendor == "postgresql":
+        connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    else:
+        connection.settings_dict["NAME"] = "/nonexistent-dir/for/sure/db.sqlite3"
+    try:
+        yield
+    finally:
+        if connection.connection is not None:
+            connection.connection.close()
+        connection.connection = saved_connection
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved_settings)

@@ -1,0 +1,40 @@
+"""factory_boy factories for the models."""
+
+import datetime
+from decimal import Decimal
+
+import factory
+from django.utils.text import slugify
+from factory.django import DjangoModelFactory
+
+from courses.models import Course, Enrollment
+
+
+class CourseFactory(DjangoModelFactory):
+    class Meta:
+        model = Course
+
+    title = factory.Sequence(lambda n: f"Course {n}")
+    slug = factory.LazyAttribute(lambda course: slugify(course.title))
+    description = factory.LazyAttribute(lambda course: f"All about {course.title}.")
+    price = Decimal("49.99")
+    instructor_name = "Marie Dupont"
+    duration_hours = 10
+
+
+class EnrollmentFactory(DjangoModelFactory):
+    class Meta:
+        model = Enrollment
+
+    course = factory.SubFactory(CourseFactory)
+    clerk_user_id = factory.Sequence(lambda n: f"user_{n}")
+    student_email = factory.LazyAttribute(lambda e: f"{e.clerk_user_id}@example.com")
+    student_name = "Student Name"
+    price_paid = factory.LazyAttribute(lambda e: e.course.price)
+
+    class Params:
+        paid = factory.Trait(
+            status=Enrollment.Status.PAID,
+            is_paid=True,
+            paid_at=factory.Faker("date_time", tzinfo=datetime.UTC),
+        )
