@@ -1,0 +1,15 @@
+"""Serializers, one module per area; the tutorial's names are importable from here."""
+
+from courses.serializers.catalog import (
+    CourseListSerializer,
+    CourseSerializer,
+    EnrollmentSerializer,
+    StudentEnrollmentSerializer,
+)
+
+__all__ = [
+    "CourseListSerializer",
+    "CourseSerializer",
+    "EnrollmentSerializer",
+    "StudentEnrollmentSerializer",
+]
