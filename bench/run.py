@@ -564,30 +564,45 @@ class Bench:
                 "warm": [dataclasses.asdict(r) for r in warm],
                 "measure": dataclasses.asdict(measure),
             }
+        RESULTS.mkdir(parents=True, exist_ok=True)
         plan_path = self.workdir / f"queries-{server.name}.json"
         plan_path.write_text(json.dumps(specs))
-        env = {
-            **server.env,
-            "DJANGO_SETTINGS_MODULE": (
-                "config.settings" if server.name == API else "bench.baseline.settings"
-            ),
-        }
-        completed = subprocess.run(
-            [PYTHON, "-m", "bench.queries", str(plan_path)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        completed = self._in_process(server, [str(plan_path)])
         if completed.returncode != 0:
             self.fail(f"query count on {server.name}: {completed.stderr[-2000:]}")
             return {}
         counts = json.loads(completed.stdout)
+        (RESULTS / f"queries-{server.name}.json").write_text(
+            json.dumps(counts, indent=2)
+        )
         for name, count in counts.items():
             if count["status"] != 200:
                 self.fail(f"{name} in-process on {server.name}: HTTP {count['status']}")
+        for name in self.args.profile:
+            if name not in specs or name == "webhook_first":
+                continue
+            profiled = self._in_process(
+                server, [str(plan_path), "--only", name, "--profile", "300"]
+            )
+            path = RESULTS / f"profile-{server.name}-{name}.txt"
+            path.write_text(profiled.stderr)
+            print(f"  profile of {name} on {server.name}: {path}", file=sys.stderr)
         return {name: count["queries"] for name, count in counts.items()}
+
+    def _in_process(
+        self, server: Server, arguments: list[str]
+    ) -> subprocess.CompletedProcess:
+        settings = (
+            "config.settings" if server.name == API else "bench.baseline.settings"
+        )
+        return subprocess.run(
+            [PYTHON, "-m", "bench.queries", *arguments],
+            cwd=ROOT,
+            env={**server.env, "DJANGO_SETTINGS_MODULE": settings},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     def run_catalog(
         self,
@@ -867,7 +882,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--duplicates", type=int, default=100)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated scenarios to profile in-process with pyinstrument "
+        "(300 requests each; bench/results/profile-*.txt)",
+    )
     args = parser.parse_args(argv)
+    args.profile = [name for name in args.profile.split(",") if name]
     if args.smoke:
         args.courses = 200
         args.sizes = ""
