@@ -471,11 +471,13 @@ class Bench:
         )
         return env
 
-    def servers(self, url: str, workers: int) -> dict[str, Server]:
+    def servers(
+        self, url: str, workers: int, extra_env: dict[str, str]
+    ) -> dict[str, Server]:
         # Cached counts and JWKS belong to one database: start from empty.
         if self.args.redis_url:
             redis.Redis.from_url(self.args.redis_url).flushdb()
-        env = self.env(url)
+        env = {**self.env(url), **extra_env}
         return {
             API: Server(API, "config.wsgi:application", env, workers),
             BASELINE: Server(BASELINE, "bench.baseline.wsgi:application", env, workers),
@@ -612,12 +614,13 @@ class Bench:
         workers: int,
         servers_wanted: tuple[str, ...] = (API, BASELINE),
         queries: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> list[Row]:
         webhooks = Webhooks(catalog, seed=self.args.seed)
         plan = scenarios(catalog, self.clerk, webhooks, self.args.events)
         servers = {
             k: v
-            for k, v in self.servers(catalog.url, workers).items()
+            for k, v in self.servers(catalog.url, workers, extra_env or {}).items()
             if k in servers_wanted
         }
         rows: dict[tuple[str, str], Row] = {}
@@ -760,6 +763,25 @@ def workers_table(by_workers: dict[int, list[Row]]) -> str:
     return "\n".join(lines)
 
 
+def connections_table(persistent: list[Row], per_request: list[Row]) -> str:
+    lines = [
+        "| DB_CONN_MAX_AGE | scenario | req/s (median) | p50 ms | p99 ms |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    for setting, rows in (("600", persistent), ("0", per_request)):
+        for row in rows:
+            if row.server != API or row.scenario not in ("list_anon", "detail_anon"):
+                continue
+            if not row.results:
+                lines.append(f"| {setting} | {row.label} | failed | | |")
+                continue
+            lines.append(
+                f"| {setting} | {row.label} | {row.rps:.0f} | {row.p50:.1f} "
+                f"| {row.p99:.1f} |"
+            )
+    return "\n".join(lines)
+
+
 def targets(rows: list[Row], by_size: dict[int, list[Row]]) -> str:
     found = {(r.scenario, r.server): r for r in rows if r.results}
     checks = []
@@ -870,6 +892,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--worker-steps", default="1,2,4", help="worker counts ('' to skip)"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--no-connection-step",
+        dest="connection_step",
+        action="store_false",
+        help="skip the DB_CONN_MAX_AGE=0 measurement",
+    )
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--repeat", type=int, default=3)
@@ -894,6 +922,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.courses = 200
         args.sizes = ""
         args.worker_steps = ""
+        args.connection_step = False
         args.duration = 2
         args.warmup = 1
         args.repeat = 1
@@ -996,6 +1025,21 @@ def main(argv: list[str] | None = None) -> int:
             emit("## Workers: API, anonymous list (wrk: 2 connections per worker)")
             emit()
             emit(workers_table(by_workers))
+            emit()
+
+        if args.connection_step:
+            print("Connections: DB_CONN_MAX_AGE=0", file=sys.stderr)
+            per_request = bench.run_catalog(
+                catalog,
+                ["list_anon", "detail_anon"],
+                workers=args.workers,
+                servers_wanted=(API,),
+                queries=False,
+                extra_env={"DB_CONN_MAX_AGE": "0"},
+            )
+            emit("## Database connections: API, persistent (600 s) or per request (0)")
+            emit()
+            emit(connections_table(rows, per_request))
             emit()
 
         emit("## Targets")
