@@ -5,10 +5,14 @@ token is accepted only if it is RS256-signed by a key of the configured Clerk
 instance and its time, issuer, subject and authorized-party claims hold.
 """
 
+import base64
+import binascii
 import hashlib
+import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +46,9 @@ JWKS_RETRY_SECONDS = 30
 JWKS_REFETCH_COOLDOWN_SECONDS = 30
 # Parsed keys kept in each process, so a request costs no cache round trip.
 LOCAL_KEYS_SECONDS = 60
+# The frontend sends the same token for up to a minute: each process remembers
+# the claims of the tokens it verified (by digest) for as long as it keeps keys.
+VERIFIED_TOKENS_MAX = 1024
 USER_CACHE_SECONDS = 600
 
 CLERK_UNREACHABLE = _(
@@ -157,11 +164,63 @@ def _bearer_token(request: Request) -> str | None:
     return parts[1]
 
 
+@dataclass
+class _Verified:
+    config: tuple
+    claims: dict[str, Any]
+    expires_at: float
+
+
+_verified_lock = threading.Lock()
+_verified_tokens: OrderedDict[bytes, _Verified] = OrderedDict()
+
+
 def _verified_claims(token: str) -> dict[str, Any]:
+    digest = hashlib.sha256(token.encode()).digest()
+    config = (
+        settings.CLERK_JWT_KEY,
+        settings.CLERK_JWKS_URL,
+        settings.CLERK_ISSUER,
+        tuple(settings.CLERK_AUTHORIZED_PARTIES),
+        settings.CLERK_CLOCK_SKEW_SECONDS,
+    )
+    remembered = _verified_tokens.get(digest)
+    if (
+        remembered is not None
+        and remembered.config == config
+        and remembered.expires_at > time.monotonic()
+        and int(remembered.claims["exp"])
+        > time.time() - settings.CLERK_CLOCK_SKEW_SECONDS
+    ):
+        return dict(remembered.claims)
+    claims = _verify(token)
+    with _verified_lock:
+        _verified_tokens[digest] = _Verified(
+            config=config,
+            claims=claims,
+            expires_at=time.monotonic() + LOCAL_KEYS_SECONDS,
+        )
+        while len(_verified_tokens) > VERIFIED_TOKENS_MAX:
+            _verified_tokens.popitem(last=False)
+    return dict(claims)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    # Only to pick the algorithm and key; jwt.decode checks it all again.
+    segment = token.partition(".")[0]
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise _refused(_("The session token is malformed."), "malformed") from None
+        header = json.loads(
+            base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        )
+    except (ValueError, binascii.Error, RecursionError):
+        header = None
+    if not isinstance(header, dict):
+        raise _refused(_("The session token is malformed."), "malformed")
+    return header
+
+
+def _verify(token: str) -> dict[str, Any]:
+    header = _unverified_header(token)
     # Checked before any key look-up, so "none" or HS256 tokens cost no fetch.
     if header.get("alg") != ALGORITHM:
         raise _refused(
@@ -349,10 +408,16 @@ def _jwks_keys(jwks_url: str) -> tuple[dict[str, Any], bool]:
         try:
             jwks = _jwks_fetch(jwks_url)
         except ServiceUnavailable:
-            if entry is None:
+            fetched_at = entry.get("fetched_at", 0.0) if entry is not None else 0.0
+            if time.time() - fetched_at >= JWKS_KEEP_SECONDS:
                 raise
             logger.warning("Serving the cached Clerk JWKS while Clerk is unreachable")
-            _jwks_cache_set(jwks_url, entry["keys"], JWKS_RETRY_SECONDS)
+            _jwks_cache_set(
+                jwks_url,
+                entry["keys"],
+                refresh_after=time.time() + JWKS_RETRY_SECONDS,
+                fetched_at=fetched_at,
+            )
             return _jwks_remember(jwks_url, entry["keys"]), False
         return _jwks_store(jwks_url, jwks), True
 
@@ -401,13 +466,25 @@ def _parsed_jwk(jwk: Any) -> Any:
 
 
 def _jwks_store(jwks_url: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
-    _jwks_cache_set(jwks_url, jwks, JWKS_FRESH_SECONDS)
+    now = time.time()
+    _jwks_cache_set(
+        jwks_url, jwks, refresh_after=now + JWKS_FRESH_SECONDS, fetched_at=now
+    )
     return _jwks_remember(jwks_url, jwks)
 
 
-def _jwks_cache_set(jwks_url: str, jwks: list[dict[str, Any]], fresh: float) -> None:
-    entry = {"keys": jwks, "refresh_after": time.time() + fresh}
-    cache.set(_jwks_cache_key(jwks_url, "jwks"), entry, JWKS_KEEP_SECONDS)
+def _jwks_cache_set(
+    jwks_url: str,
+    jwks: list[dict[str, Any]],
+    *,
+    refresh_after: float,
+    fetched_at: float,
+) -> None:
+    # Kept JWKS_KEEP_SECONDS after the last successful fetch, not after the
+    # last failed one: an outage that lasts longer ends in 503s.
+    keep = max(1, fetched_at + JWKS_KEEP_SECONDS - time.time())
+    entry = {"keys": jwks, "refresh_after": refresh_after, "fetched_at": fetched_at}
+    cache.set(_jwks_cache_key(jwks_url, "jwks"), entry, keep)
 
 
 def _jwks_remember(jwks_url: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:

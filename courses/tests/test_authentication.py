@@ -266,6 +266,35 @@ def test_unknown_kid_refetches_the_jwks_once_then_is_refused(fake_clerk, api_cli
     assert fake_clerk.jwks_fetches == 2
 
 
+def test_a_token_accepted_before_is_refused_once_expired(
+    fake_clerk, api_client, settings
+):
+    settings.CLERK_CLOCK_SKEW_SECONDS = 0
+    token = fake_clerk.issue_token(email="a@example.com", exp=now() + 1)
+    accepted = get_me(api_client, f"Bearer {token}")
+    time.sleep(2.1)
+
+    refused = get_me(api_client, f"Bearer {token}")
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"]
+
+
+def test_a_token_accepted_before_is_checked_again_when_settings_change(
+    fake_clerk, api_client, settings
+):
+    token = fake_clerk.issue_token(email="a@example.com")
+    accepted = get_me(api_client, f"Bearer {token}")
+    settings.CLERK_AUTHORIZED_PARTIES = ["https://app.example.com"]
+
+    refused = get_me(api_client, f"Bearer {token}")
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    assert "origin" in refused.json()["detail"]
+
+
 def test_missing_header_is_anonymous_for_drf():
     request = Request(APIRequestFactory().get("/api/courses/"))
 
