@@ -47,7 +47,7 @@ JWKS_REFETCH_COOLDOWN_SECONDS = 30
 # Parsed keys kept in each process, so a request costs no cache round trip.
 LOCAL_KEYS_SECONDS = 60
 # The frontend sends the same token for up to a minute: each process remembers
-# the claims of the tokens it verified (by digest) for as long as it keeps keys.
+# the tokens it accepted (by digest) and whom they name, as long as it keeps keys.
 VERIFIED_TOKENS_MAX = 1024
 USER_CACHE_SECONDS = 600
 
@@ -115,8 +115,7 @@ class ClerkJWTAuthentication(authentication.BaseAuthentication):
         token = _bearer_token(request)
         if token is None:
             return None
-        claims = _verified_claims(token)
-        return _user_from_claims(claims), claims
+        return _authenticated(token)
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
@@ -168,6 +167,7 @@ def _bearer_token(request: Request) -> str | None:
 class _Verified:
     config: tuple
     claims: dict[str, Any]
+    identity: dict[str, str]
     expires_at: float
 
 
@@ -175,7 +175,9 @@ _verified_lock = threading.Lock()
 _verified_tokens: OrderedDict[bytes, _Verified] = OrderedDict()
 
 
-def _verified_claims(token: str) -> dict[str, Any]:
+def _authenticated(token: str) -> tuple[ClerkUser, dict[str, Any]]:
+    """The user and claims of a valid token; remembered per process, so the
+    same token sent again costs neither a signature check nor a cache read."""
     digest = hashlib.sha256(token.encode()).digest()
     config = (
         settings.CLERK_JWT_KEY,
@@ -183,26 +185,37 @@ def _verified_claims(token: str) -> dict[str, Any]:
         settings.CLERK_ISSUER,
         tuple(settings.CLERK_AUTHORIZED_PARTIES),
         settings.CLERK_CLOCK_SKEW_SECONDS,
+        settings.CLERK_API_URL,
+        settings.CLERK_SECRET_KEY,
     )
     remembered = _verified_tokens.get(digest)
     if (
         remembered is not None
         and remembered.config == config
         and remembered.expires_at > time.monotonic()
+        # Checked on every use: a remembered token still expires on time.
         and int(remembered.claims["exp"])
         > time.time() - settings.CLERK_CLOCK_SKEW_SECONDS
     ):
-        return dict(remembered.claims)
+        return ClerkUser(**remembered.identity), dict(remembered.claims)
     claims = _verify(token)
+    user = _user_from_claims(claims)
+    identity = {
+        "clerk_user_id": user.clerk_user_id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
     with _verified_lock:
         _verified_tokens[digest] = _Verified(
             config=config,
             claims=claims,
+            identity=identity,
             expires_at=time.monotonic() + LOCAL_KEYS_SECONDS,
         )
         while len(_verified_tokens) > VERIFIED_TOKENS_MAX:
             _verified_tokens.popitem(last=False)
-    return dict(claims)
+    return user, dict(claims)
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -317,6 +330,7 @@ class _LocalKeys:
 
 
 _local_keys: dict[str, _LocalKeys] = {}
+_parsed_keys: dict[tuple[str, str, str], Any] = {}
 _pem_keys: dict[str, Any] = {}
 
 
@@ -459,10 +473,23 @@ def _parsed_jwk(jwk: Any) -> Any:
         return None
     if jwk.get("alg") not in (None, ALGORITHM):
         return None
+    fingerprint = (jwk["kid"], jwk.get("n"), jwk.get("e"))
+    if not all(isinstance(part, str) for part in fingerprint):
+        return None
+    # Parsing an RSA JWK costs far more than a look-up; the key set is re-read
+    # every minute and on each unknown kid, its keys rarely change.
+    key = _parsed_keys.get(fingerprint)
+    if key is not None:
+        return key
     try:
-        return jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+        key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
+    with _local_lock:
+        if len(_parsed_keys) > 32:
+            _parsed_keys.clear()
+        _parsed_keys[fingerprint] = key
+    return key
 
 
 def _jwks_store(jwks_url: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:

@@ -218,12 +218,14 @@ class FakeClerk:
 
     # --- Tokens --------------------------------------------------------------------
 
-    def claims(self, sub: str | None = "user_test", **claims: Any) -> dict[str, Any]:
+    def claims(
+        self, sub: str | None = "user_test", *, expires_in: int = 60, **claims: Any
+    ) -> dict[str, Any]:
         """Clerk's default session-token claims; a claim given as None is left out."""
         now = int(time.time())
         payload = {
             "azp": self.authorized_party,
-            "exp": now + 60,
+            "exp": now + expires_in,
             "iat": now,
             "iss": self.issuer,
             "nbf": now - 5,
@@ -241,6 +243,7 @@ class FakeClerk:
         signing_key: rsa.RSAPrivateKey | None = None,
         algorithm: str = "RS256",
         headers: dict[str, Any] | None = None,
+        expires_in: int = 60,
         **claims: Any,
     ) -> str:
         """A session token for `sub`, signed RS256 with the current key.
@@ -249,9 +252,10 @@ class FakeClerk:
         drops the kid). `signing_key`: sign with another private key while the
         header keeps `kid`. `algorithm="none"` or `"HS256"` (HMAC keyed with the
         PEM public key, the classic confusion attack) forge tokens for tests.
-        Claims override the defaults (exp, iat, nbf, iss, azp, sid, sub).
+        Claims override the defaults (exp, iat, nbf, iss, azp, sid, sub);
+        `expires_in` sets exp from now (Clerk's tokens live 60 seconds).
         """
-        payload = self.claims(sub, **claims)
+        payload = self.claims(sub, expires_in=expires_in, **claims)
         kid = kid or self.kid
         header: dict[str, Any] = {"kid": kid, **(headers or {})}
         header = {name: value for name, value in header.items() if value is not None}
