@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -400,15 +401,16 @@ def test_clerk_jwt_key_verifies_without_any_network(fake_clerk, api_client, sett
     assert fake_clerk.jwks_fetches == 0
 
 
-@pytest.mark.parametrize("form", ["escaped_newlines", "body_only"])
+@pytest.mark.parametrize("form", ["escaped_newlines", "spaces", "body_only"])
 def test_clerk_jwt_key_accepts_the_pem_on_one_line(
     fake_clerk, api_client, settings, form
 ):
     pem = fake_clerk.public_key_pem()
-    body = "".join(pem.strip().splitlines()[1:-1])
-    settings.CLERK_JWT_KEY = (
-        pem.replace("\n", "\\n") if form == "escaped_newlines" else body
-    )
+    settings.CLERK_JWT_KEY = {
+        "escaped_newlines": pem.replace("\n", "\\n"),
+        "spaces": pem.replace("\n", " "),
+        "body_only": "".join(pem.strip().splitlines()[1:-1]),
+    }[form]
 
     response = get_me(api_client, fake_clerk.authorization(email="a@example.com"))
 
@@ -427,8 +429,25 @@ def test_clerk_jwt_key_refuses_a_token_signed_by_another_key(
     assert "signature" in response.json()["detail"]
 
 
-def test_unreadable_clerk_jwt_key_answers_503(fake_clerk, api_client, settings):
-    settings.CLERK_JWT_KEY = "not a key"
+def _private_key_pem(clerk):
+    return (
+        clerk.private_key()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+@pytest.mark.parametrize(
+    "make_key", [lambda clerk: "not a key", _private_key_pem], ids=["junk", "private"]
+)
+def test_unreadable_clerk_jwt_key_answers_503(
+    fake_clerk, api_client, settings, make_key
+):
+    settings.CLERK_JWT_KEY = make_key(fake_clerk)
 
     response = get_me(api_client, fake_clerk.authorization(email="a@example.com"))
 
