@@ -203,7 +203,7 @@ def checkout_session_list_completed(*, created_since: int) -> Iterator[CheckoutS
             }
         )
         for raw in page.auto_paging_iter():
-            yield checkout_session_from_dict(raw)
+            yield checkout_session_from_dict(raw.to_dict())
     except stripe.StripeError as exc:
         raise _provider_error(exc) from exc
 
@@ -361,10 +361,11 @@ def _client() -> stripe.StripeClient:
     )
 
 
-def _call(request: Callable[[stripe.StripeClient], Any]) -> Any:
+def _call(request: Callable[[stripe.StripeClient], Any]) -> dict[str, Any]:
+    """Run one request; the answer comes back as plain dicts."""
     client = _client()
     try:
-        return request(client)
+        return request(client).to_dict()
     except stripe.StripeError as exc:
         raise _provider_error(exc) from exc
 
