@@ -38,7 +38,7 @@ def _paid_session(fake_stripe, session_id: str) -> stripe_gateway.CheckoutSessio
     )
 
 
-# --- checkout_start ---------------------------------------------------------------------
+# --- checkout_start -------------------------------------------------------------------
 
 
 def test_checkout_start_writes_the_pending_enrollment_before_the_session(fake_stripe):
@@ -135,7 +135,7 @@ def test_checkout_start_with_stripe_down_leaves_nothing_paid(fake_stripe):
     assert not Enrollment.objects.paid().exists()
 
 
-# --- checkout_fulfill -------------------------------------------------------------------
+# --- checkout_fulfill -----------------------------------------------------------------
 
 
 def test_checkout_fulfill_marks_paid_with_what_stripe_charged(fake_stripe):
@@ -249,7 +249,7 @@ def test_checkout_verify_refuses_another_students_session(fake_stripe):
     assert Enrollment.objects.get().status == Enrollment.Status.PENDING
 
 
-# --- PaymentIntents --------------------------------------------------------------------
+# --- PaymentIntents -------------------------------------------------------------------
 
 
 def test_payment_intent_start_stores_its_id_on_the_pending_enrollment(fake_stripe):
@@ -302,7 +302,7 @@ def test_payment_failed_marks_only_that_payments_pending_enrollment(fake_stripe)
     assert Enrollment.objects.get(pk=paid.pk).status == Enrollment.Status.PAID
 
 
-# --- Expiry ----------------------------------------------------------------------------
+# --- Expiry ---------------------------------------------------------------------------
 
 
 def test_checkout_expired_expires_a_pending_enrollment(fake_stripe):
@@ -328,7 +328,7 @@ def test_checkout_expired_never_touches_a_paid_enrollment(fake_stripe):
     assert Enrollment.objects.get().status == Enrollment.Status.PAID
 
 
-# --- Refunds ---------------------------------------------------------------------------
+# --- Refunds --------------------------------------------------------------------------
 
 
 def test_enrollment_refund_refunds_through_stripe_once_and_revokes_access(fake_stripe):
@@ -396,7 +396,7 @@ def test_refund_recorded_revokes_access_on_a_full_refund_only(fake_stripe):
     assert enrollment.refunded_at is not None
 
 
-# --- stripe_event_process --------------------------------------------------------------
+# --- stripe_event_process -------------------------------------------------------------
 
 
 def _event(fake_stripe, event_type, data_object, event_id=None):
