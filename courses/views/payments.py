@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -28,6 +29,21 @@ from courses.serializers.payments import (
 from courses.services import payments
 
 logger = logging.getLogger(__name__)
+
+
+class _ClerkBearerSchemeFallback(OpenApiAuthenticationExtension):
+    """Documents ClerkJWTAuthentication as a Bearer JWT for these endpoints.
+
+    A fallback with low priority: a scheme registered with the authentication
+    module (default priority) takes precedence over this one.
+    """
+
+    target_class = "courses.authentication.ClerkJWTAuthentication"
+    name = "ClerkJWT"
+    priority = -1
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 ErrorSerializer = inline_serializer(
     "PaymentError", fields={"detail": serializers.CharField()}
