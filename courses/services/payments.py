@@ -51,6 +51,13 @@ class NotRefundable(Conflict):
     default_code = "not_refundable"
 
 
+class PaymentInProgress(Conflict):
+    default_detail = _(
+        "A payment for this course is being processed. Try again in a few minutes."
+    )
+    default_code = "payment_in_progress"
+
+
 class PaymentNotFound(NotFound):
     default_detail = _("No payment with this id was found for you.")
     default_code = "payment_not_found"
@@ -125,7 +132,11 @@ def checkout_start(
             "checkout",
             enrollment.pk,
             enrollment.stripe_session_id or "",
+            metadata,
             course.price,
+            _currency(),
+            course.title,
+            course.description,
             success_url,
             cancel_url,
             student.email,
@@ -153,6 +164,8 @@ def payment_intent_start(*, course: Course, student: ClerkUser) -> PaymentIntent
         if previous is not None and previous.is_succeeded:
             payment_intent_fulfill(payment_intent=previous)
             raise AlreadyEnrolled
+        if previous is not None and previous.status == "processing":
+            raise PaymentInProgress
         if (
             previous is not None
             and previous.is_reusable
@@ -161,16 +174,20 @@ def payment_intent_start(*, course: Course, student: ClerkUser) -> PaymentIntent
         ):
             return PaymentIntentStart(enrollment=enrollment, payment_intent=previous)
 
+    metadata = _payment_metadata(enrollment=enrollment, course=course)
     payment_intent = stripe_gateway.payment_intent_create(
         amount=course.price,
         description=str(course.title),
         receipt_email=student.email or None,
-        metadata=_payment_metadata(enrollment=enrollment, course=course),
+        metadata=metadata,
         idempotency_key=_idempotency_key(
             "payment-intent",
             enrollment.pk,
             enrollment.stripe_payment_intent_id or "",
+            metadata,
             course.price,
+            _currency(),
+            course.title,
             student.email,
         ),
     )
@@ -596,15 +613,20 @@ def _checkout_session_reusable(
     """The enrollment's last session if it is still open for the same purchase.
 
     Handing it out again rather than creating another keeps one payable
-    session per enrollment. A session found paid is fulfilled on the spot.
+    session per enrollment. A session found paid is fulfilled on the spot; one
+    whose payment is still clearing blocks a new attempt.
     """
     try:
         previous = stripe_gateway.checkout_session_get(enrollment.stripe_session_id)
     except stripe_gateway.PaymentObjectNotFound:
         return None
-    if previous.is_paid and previous.status == "complete":
-        _checkout_fulfill(previous)
-        raise AlreadyEnrolled
+    if previous.status == "complete":
+        if previous.is_paid:
+            _checkout_fulfill(previous)
+            raise AlreadyEnrolled
+        # Completed but unpaid: a bank debit is clearing; a second session
+        # could be paid too.
+        raise PaymentInProgress
     is_same_purchase = (
         previous.status == "open"
         and previous.amount_total == amount
@@ -631,9 +653,16 @@ def _payment_metadata(*, enrollment: Enrollment, course: Course) -> dict[str, st
     }
 
 
-def _idempotency_key(kind: str, *parts: object) -> str:
-    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()
-    return f"{kind}-{parts[0]}-{digest[:32]}"
+def _idempotency_key(kind: str, enrollment_id: int, *parts: object) -> str:
+    """Same enrollment, same previous attempt and same parameters: same key.
+
+    Stripe then answers a repeated request (a double click, a retry after a
+    timeout) with the object it already created, and refuses nothing, since
+    any change of parameters also changes the key.
+    """
+    text = "|".join(str(part) for part in (enrollment_id, *parts))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{kind}-{enrollment_id}-{digest[:40]}"
 
 
 def _currency() -> str:

@@ -104,6 +104,35 @@ def test_checkout_start_when_the_stored_session_was_paid_fulfils_and_refuses(
     assert Enrollment.objects.get().status == Enrollment.Status.PAID
 
 
+def test_checkout_start_while_a_payment_is_clearing_refuses_a_second_session(
+    fake_stripe,
+):
+    course = CourseFactory()
+    first = _checkout(course)
+    fake_stripe.session_pay(first.session.id, payment_status="unpaid")
+
+    with pytest.raises(payments.PaymentInProgress):
+        _checkout(course)
+
+    assert len(fake_stripe.sessions) == 1
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+def test_checkout_start_keys_differ_when_the_purchase_differs(fake_stripe):
+    course = CourseFactory()
+    first = _checkout(course)
+    fake_stripe.session_expire(first.session.id)
+    course.title = "Renamed"
+    course.save()
+
+    _checkout(course)
+    _checkout(CourseFactory(), student=_student("user_2"))
+
+    keys = [r.idempotency_key for r in fake_stripe.creating_requests]
+    assert len(keys) == len(set(keys)) == 3
+    assert all(key.startswith("checkout-") for key in keys)
+
+
 def test_checkout_start_refuses_an_already_paid_student(fake_stripe):
     course = CourseFactory()
     EnrollmentFactory(course=course, clerk_user_id="user_1", paid=True)

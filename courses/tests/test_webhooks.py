@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test import Client
+from rest_framework.test import APIClient
 
 from courses.authentication import ClerkUser
 from courses.models import Enrollment, StripeEvent
@@ -377,3 +378,48 @@ def test_different_events_for_one_payment_at_once_enroll_once(fake_stripe):
     assert Enrollment.objects.count() == 1
     assert Enrollment.objects.get().status == Enrollment.Status.PAID
     assert StripeEvent.objects.filter(processed_at__isnull=False).count() == 10
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_webhook_and_verify_payment_at_once_enroll_once(fake_stripe):
+    started = _checkout(CourseFactory(price=Decimal("49.99")))
+    paid = fake_stripe.session_pay(started.session.id)
+    delivery = fake_stripe.webhook_delivery("checkout.session.completed", paid)
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def webhook() -> None:
+        try:
+            barrier.wait()
+            response = Client().post(URL, data=delivery.payload, **delivery.headers)
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    def verify() -> None:
+        try:
+            api_client = APIClient()
+            api_client.force_authenticate(user=ClerkUser(clerk_user_id="user_1"))
+            barrier.wait()
+            response = api_client.post(
+                "/api/enrollments/verify_payment/",
+                {"session_id": started.session.id},
+                format="json",
+            )
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=webhook) for _ in range(3)]
+    threads += [threading.Thread(target=verify) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    enrollment = Enrollment.objects.get()
+    assert statuses == [200] * 6
+    assert enrollment.status == Enrollment.Status.PAID
+    assert enrollment.price_paid == Decimal("49.99")
+    assert StripeEvent.objects.get().attempts == 1

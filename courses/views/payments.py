@@ -45,6 +45,7 @@ class _ClerkBearerSchemeFallback(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema: object) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
+
 ErrorSerializer = inline_serializer(
     "PaymentError", fields={"detail": serializers.CharField()}
 )
@@ -96,7 +97,7 @@ class CreateCheckoutView(_CheckoutThrottled):
             ),
             400: _error("Invalid or disallowed success_url/cancel_url"),
             404: _error("No active course with this id"),
-            409: _error("Already enrolled (or refunded)"),
+            409: _error("Already enrolled, refunded, or a payment still clearing"),
             **_COMMON_ERRORS,
         },
         tags=["payments"],
@@ -132,7 +133,7 @@ class CreatePaymentIntentView(_CheckoutThrottled):
         responses={
             200: PaymentIntentStartOutputSerializer,
             404: _error("No active course with this id"),
-            409: _error("Already enrolled (a free course enrolls at once)"),
+            409: _error("Already enrolled (a free course enrolls at once) or paying"),
             **_COMMON_ERRORS,
         },
         tags=["payments"],
