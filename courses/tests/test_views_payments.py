@@ -27,6 +27,13 @@ def _student(clerk_user_id: str = "user_1") -> ClerkUser:
 
 
 @pytest.fixture
+def api_client(api_client):
+    # Messages are asserted in English, whatever LANGUAGE_CODE says.
+    api_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return api_client
+
+
+@pytest.fixture
 def student_client(api_client):
     api_client.force_authenticate(user=_student())
     return api_client

@@ -17,6 +17,12 @@ pytestmark = pytest.mark.django_db
 URL = "/api/webhooks/stripe/"
 
 
+@pytest.fixture
+def client():
+    # Messages are asserted in English, whatever LANGUAGE_CODE says.
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
 def _checkout(course, clerk_user_id="user_1"):
     return payments.checkout_start(
         course=course,
@@ -305,15 +311,16 @@ def test_processing_failure_answers_500_then_stripes_retry_succeeds(
     assert Enrollment.objects.get().status == Enrollment.Status.PAID
 
 
-def _post_at_once(delivery, times: int) -> list[int]:
+def _post_at_once(delivery, times: int) -> list[tuple[int, str]]:
+    """POST the same delivery from `times` threads at once: (status, detail) each."""
     barrier = threading.Barrier(times)
-    statuses: list[int] = []
+    answers: list[tuple[int, str]] = []
 
     def deliver() -> None:
         try:
             barrier.wait()
             response = Client().post(URL, data=delivery.payload, **delivery.headers)
-            statuses.append(response.status_code)
+            answers.append((response.status_code, response.json()["detail"]))
         finally:
             connection.close()
 
@@ -322,7 +329,7 @@ def _post_at_once(delivery, times: int) -> list[int]:
         thread.start()
     for thread in threads:
         thread.join()
-    return statuses
+    return sorted(answers, key=lambda answer: answer[1] != "processed")
 
 
 @pytest.mark.postgres_only
@@ -333,11 +340,11 @@ def test_same_event_ten_times_at_once_is_applied_once(fake_stripe):
         "checkout.session.completed", fake_stripe.session_pay(started.session.id)
     )
 
-    statuses = _post_at_once(delivery, 10)
+    answers = _post_at_once(delivery, 10)
 
     stored = StripeEvent.objects.get()
     enrollment = Enrollment.objects.get()
-    assert statuses == [200] * 10
+    assert answers == [(200, "processed")] + [(200, "duplicate")] * 9
     assert stored.attempts == 1
     assert stored.processed_at is not None
     assert enrollment.status == Enrollment.Status.PAID
@@ -423,3 +430,28 @@ def test_webhook_and_verify_payment_at_once_enroll_once(fake_stripe):
     assert enrollment.status == Enrollment.Status.PAID
     assert enrollment.price_paid == Decimal("49.99")
     assert StripeEvent.objects.get().attempts == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_retries_of_a_failed_event_at_once_are_applied_once(fake_stripe):
+    started = _checkout(CourseFactory())
+    delivery = fake_stripe.webhook_delivery(
+        "checkout.session.completed", fake_stripe.session_pay(started.session.id)
+    )
+    # A first delivery that failed: stored, unprocessed, with its error.
+    StripeEvent.objects.create(
+        id=delivery.event["id"],
+        type=delivery.event["type"],
+        payload=delivery.event,
+        attempts=1,
+        last_error="OperationalError: server closed the connection",
+    )
+
+    answers = _post_at_once(delivery, 10)
+
+    stored = StripeEvent.objects.get()
+    assert answers == [(200, "processed")] + [(200, "duplicate")] * 9
+    assert stored.attempts == 2
+    assert stored.last_error == ""
+    assert Enrollment.objects.get().status == Enrollment.Status.PAID
