@@ -83,6 +83,7 @@ def test_whole_flow_checkout_pay_webhook_enrolls_at_the_charged_price(
     assert verified.json()["status"] == "paid"
     assert verified.json()["enrollment"]["price_paid"] == "49.99"
     assert verified.json()["enrollment"]["course"]["id"] == course.pk
+    assert verified.json()["enrollment"]["course"]["is_enrolled"] is True
     assert fake_stripe.creating_requests
     assert all(r.idempotency_key for r in fake_stripe.creating_requests)
 

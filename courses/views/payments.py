@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from courses import stripe_gateway
 from courses.exceptions import BadGateway, ServiceUnavailable
-from courses.models import Course
+from courses.models import Course, Enrollment
 from courses.serializers.catalog import StudentEnrollmentSerializer
 from courses.serializers.payments import (
     CheckoutStartInputSerializer,
@@ -74,6 +74,13 @@ def stripe_errors_as_api_errors() -> Iterator[None]:
         raise BadGateway from exc
 
 
+def _enrollment_data(enrollment: Enrollment) -> dict:
+    # CourseSerializer reads is_enrolled from a queryset annotation; here the
+    # answer is known without one.
+    enrollment.course.is_enrolled = enrollment.is_paid
+    return StudentEnrollmentSerializer(enrollment).data
+
+
 class _CheckoutThrottled(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [UserRateThrottle, ScopedRateThrottle]
@@ -115,8 +122,7 @@ class CreateCheckoutView(_CheckoutThrottled):
             )
         if started.session is None:
             return Response(
-                StudentEnrollmentSerializer(started.enrollment).data,
-                status=status.HTTP_201_CREATED,
+                _enrollment_data(started.enrollment), status=status.HTTP_201_CREATED
             )
         return Response({"session_id": started.session.id, "url": started.session.url})
 
@@ -182,9 +188,7 @@ class VerifyPaymentView(APIView):
             return Response(
                 {
                     "status": verification.status,
-                    "enrollment": StudentEnrollmentSerializer(
-                        verification.enrollment
-                    ).data,
+                    "enrollment": _enrollment_data(verification.enrollment),
                 }
             )
         return Response(
