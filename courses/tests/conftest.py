@@ -47,3 +47,33 @@ def database_unreachable():
         connection.connection = saved_connection
         connection.settings_dict.clear()
         connection.settings_dict.update(saved_settings)
+
+
+@pytest.fixture
+def fake_clerk(settings):
+    """A running FakeClerk (courses.tests.fakes.clerk) with the CLERK_* settings
+    pointing at it: JWKS, Backend API, secret key, issuer, authorized party."""
+    from courses.tests.fakes.clerk import FakeClerk
+
+    with FakeClerk() as clerk:
+        for name, value in clerk.settings().items():
+            setattr(settings, name, value)
+        settings.CLERK_HTTP_TIMEOUT_SECONDS = 2
+        yield clerk
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """A fake Stripe API on 127.0.0.1 for the real SDK (see fakes/stripe.py)."""
+    from courses.tests.fakes.stripe import FakeStripe
+
+    fake = FakeStripe().start()
+    settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    settings.STRIPE_API_BASE = fake.base_url
+    settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+    settings.STRIPE_CURRENCY = "cad"
+    settings.STRIPE_HTTP_TIMEOUT_SECONDS = 5
+    # No automatic retries by default, so failure tests stay fast and exact.
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    yield fake
+    fake.stop()
