@@ -35,8 +35,9 @@ import psycopg2
 import redis
 
 from bench import wrk
-from bench.fakes import FakeClerk, stripe_signature
 from bench.load import BENCH_STUDENT, ENROLLMENT_COLUMNS, _copy
+from courses.tests.fakes.clerk import FakeClerk
+from courses.tests.fakes.stripe import stripe_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -60,11 +61,19 @@ def free_port() -> int:
 class Server:
     """One gunicorn master and its sync workers, the README's production command."""
 
-    def __init__(self, name: str, app: str, env: dict[str, str], workers: int):
+    def __init__(
+        self,
+        name: str,
+        app: str,
+        env: dict[str, str],
+        workers: int,
+        options: tuple[str, ...] = (),
+    ):
         self.name = name
         self.app = app
         self.env = env
         self.workers = workers
+        self.options = options
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -78,7 +87,7 @@ class Server:
         log = open(RESULTS / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by Popen
         command = [PYTHON, "-m", "gunicorn", self.app]
         command += ["--workers", str(self.workers), "--timeout", "30"]
-        command += ["--bind", f"127.0.0.1:{self.port}"]
+        command += ["--bind", f"127.0.0.1:{self.port}", *self.options]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -122,15 +131,25 @@ class Server:
             return []
         return [int(p) for p in children.split()]
 
-    def worker_rss_mb(self) -> float:
-        """Mean resident memory of the workers, in MB."""
-        sizes = []
+    def worker_memory_mb(self) -> tuple[float, float]:
+        """Mean resident (RSS) and private (USS) memory of the workers, in MB.
+
+        RSS counts pages shared with the master and other processes too; USS
+        only the worker's own, what another worker would add.
+        """
+        rss, uss = [], []
         for pid in self.worker_pids():
             with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        sizes.append(int(line.split()[1]) / 1024)
-        return statistics.mean(sizes) if sizes else 0.0
+                fields = {}
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    name, _, value = line.partition(":")
+                    if value.strip().endswith("kB"):
+                        fields[name] = int(value.split()[0]) / 1024
+                rss.append(fields["Rss"])
+                uss.append(fields["Private_Clean"] + fields["Private_Dirty"])
+        if not rss:
+            return 0.0, 0.0
+        return statistics.mean(rss), statistics.mean(uss)
 
 
 def fetch_status(server: Server, request: wrk.Request) -> int:
@@ -351,8 +370,10 @@ def scenarios(
 ) -> dict[str, Scenario]:
     rng = random.Random(1)
     detail_ids = rng.sample(catalog.active_ids, min(500, len(catalog.active_ids)))
-    signed = {"Authorization": f"Bearer {clerk.token(SIGNED_IN_STUDENT)}"}
-    student = {"Authorization": f"Bearer {clerk.token(BENCH_STUDENT)}"}
+    # Clerk's default claims name no email: the API looks each user up once in
+    # the Backend API (cached); the tokens outlive the run.
+    signed = {"Authorization": clerk.authorization(SIGNED_IN_STUDENT, expires_in=7200)}
+    student = {"Authorization": clerk.authorization(BENCH_STUDENT, expires_in=7200)}
     both = (API, BASELINE)
 
     def details(headers: dict[str, str]) -> list[wrk.Request]:
@@ -423,6 +444,7 @@ class Row:
     server: str
     results: list[wrk.Result] = dataclasses.field(default_factory=list)
     rss_mb: float = 0.0
+    uss_mb: float = 0.0
     queries: int | None = None
     compare_to: str | None = None
 
@@ -445,6 +467,10 @@ class Bench:
         self.failures: list[str] = []
         self.workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         self.clerk = FakeClerk(authorized_party=FRONTEND_URL).start()
+        for user_id in (SIGNED_IN_STUDENT, BENCH_STUDENT):
+            self.clerk.add_user(
+                user_id, email=f"{user_id}@example.com", first_name="Bench"
+            )
         self.secret_key = secrets.token_urlsafe(50)
 
     def env(self, url: str) -> dict[str, str]:
@@ -460,10 +486,7 @@ class Bench:
             THROTTLE_ANON_RATE=HIGH_RATE,
             THROTTLE_USER_RATE=HIGH_RATE,
             THROTTLE_CHECKOUT_RATE=HIGH_RATE,
-            CLERK_JWKS_URL=self.clerk.jwks_url,
-            CLERK_ISSUER=self.clerk.url,
-            CLERK_API_URL=f"{self.clerk.url}/v1",
-            CLERK_SECRET_KEY="sk_test_bench",
+            **self.clerk.env(),
             STRIPE_SECRET_KEY="sk_test_bench",
             STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
             # Nothing listens there: a webhook that called Stripe would fail.
@@ -478,9 +501,12 @@ class Bench:
         if self.args.redis_url:
             redis.Redis.from_url(self.args.redis_url).flushdb()
         env = {**self.env(url), **extra_env}
+        options = ("--preload",) if self.args.preload else ()
         return {
-            API: Server(API, "config.wsgi:application", env, workers),
-            BASELINE: Server(BASELINE, "bench.baseline.wsgi:application", env, workers),
+            API: Server(API, "config.wsgi:application", env, workers, options),
+            BASELINE: Server(
+                BASELINE, "bench.baseline.wsgi:application", env, workers, options
+            ),
         }
 
     def fail(self, message: str) -> None:
@@ -656,7 +682,9 @@ class Bench:
                         )
                         if result is not None:
                             row.results.append(result)
-                        row.rss_mb = max(row.rss_mb, server.worker_rss_mb())
+                        rss, uss = server.worker_memory_mb()
+                        row.rss_mb = max(row.rss_mb, rss)
+                        row.uss_mb = max(row.uss_mb, uss)
                         print(
                             f"  {name:<18} {server.name:<8} "
                             + (
@@ -692,7 +720,7 @@ def _ratio(row: Row, rows: list[Row]) -> float | None:
 def main_table(rows: list[Row]) -> str:
     lines = [
         "| scenario | server | req/s (median) | p50 ms | p99 ms | / baseline "
-        "| SQL queries/request | worker RSS MB |",
+        "| SQL queries/request | worker RSS (private) MB |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
@@ -703,7 +731,8 @@ def main_table(rows: list[Row]) -> str:
         lines.append(
             f"| {row.label} | {row.server} | {row.rps:.0f} | {row.p50:.1f} "
             f"| {row.p99:.1f} | {f'{ratio:.2f}' if ratio is not None else '-'} "
-            f"| {row.queries if row.queries is not None else '-'} | {row.rss_mb:.0f} |"
+            f"| {row.queries if row.queries is not None else '-'} "
+            f"| {row.rss_mb:.0f} ({row.uss_mb:.0f}) |"
         )
     return "\n".join(lines)
 
@@ -839,6 +868,13 @@ def targets(rows: list[Row], by_size: dict[int, list[Row]]) -> str:
     api_rss = max((r.rss_mb for r in rows if r.server == API), default=0)
     base_rss = max((r.rss_mb for r in rows if r.server == BASELINE), default=0)
     check("worker RSS / baseline", ratio(api_rss, base_rss), 1.5, at_most=True)
+    api_uss = max((r.uss_mb for r in rows if r.server == API), default=0)
+    base_uss = max((r.uss_mb for r in rows if r.server == BASELINE), default=0)
+    if api_uss and base_uss:
+        checks.append(
+            f"- (for information) worker private memory / baseline: "
+            f"{api_uss / base_uss:.2f} ({api_uss:.0f} MB / {base_uss:.0f} MB)"
+        )
     return "\n".join(checks)
 
 
@@ -892,6 +928,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--worker-steps", default="1,2,4", help="worker counts ('' to skip)"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="start both servers with gunicorn --preload (not the README's command)",
+    )
     parser.add_argument(
         "--no-connection-step",
         dest="connection_step",
@@ -968,7 +1009,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{catalog.enrollments:,} enrollments."
         )
         emit(
-            f"gunicorn: {args.workers} sync workers each; wrk -t{args.threads} "
+            f"gunicorn: {args.workers} sync workers each"
+            f"{' (--preload)' if args.preload else ''}; wrk -t{args.threads} "
             f"-c{args.connections or 2 * args.workers}, {args.duration:g} s x "
             f"{args.repeat} per row, interleaved; medians."
         )
