@@ -4,11 +4,35 @@ A bad value is a form error, which DjangoFilterBackend turns into a 400
 naming the parameter.
 """
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from rest_framework.request import Request
 
 from courses.models import Course, Enrollment
+
+
+class FilterBackend(filters.DjangoFilterBackend):
+    """DjangoFilterBackend that skips building the filter form when the request
+    has none of its parameters (the catalog's plain first page, the hot path)."""
+
+    def filter_queryset(
+        self, request: Request, queryset: models.QuerySet, view: Any
+    ) -> models.QuerySet:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        names = tuple(filterset_class.base_filters)
+        # A multi-value filter (a range) reads `<name>_min`-style parameters.
+        prefixes = tuple(f"{name}_" for name in names)
+        if not any(
+            param in names or param.startswith(prefixes)
+            for param in request.query_params
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class CourseOrderingFilter(filters.OrderingFilter):

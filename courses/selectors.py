@@ -3,9 +3,13 @@
 from typing import Any
 
 from django.db import models
-from django.db.models.functions import Coalesce
 
-from courses.models import Course, Enrollment, EnrollmentQuerySet
+from courses.models import (
+    Course,
+    Enrollment,
+    EnrollmentQuerySet,
+    paid_enrollment_count,
+)
 
 
 def _clerk_user_id(user: Any) -> str | None:
@@ -59,19 +63,8 @@ def enrollment_list_for_student(
     enrollments = Enrollment.objects.for_student(clerk_user_id)
     if paid_only:
         enrollments = enrollments.paid()
-    paid_for_course = (
-        Enrollment.objects.filter(
-            course=models.OuterRef("course_id"), status=Enrollment.Status.PAID
-        )
-        .order_by()
-        .values("course")
-        .annotate(count=models.Count("pk"))
-        .values("count")
-    )
     return enrollments.select_related("course").annotate(
-        course_paid_enrollment_count=Coalesce(
-            models.Subquery(paid_for_course, output_field=models.IntegerField()), 0
-        )
+        course_paid_enrollment_count=paid_enrollment_count(models.OuterRef("course_id"))
     )
 
 
