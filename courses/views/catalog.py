@@ -51,13 +51,15 @@ class CourseViewSet(
 
     def get_object(self) -> Course:
         try:
-            return course_get_public(
+            course = course_get_public(
                 user=self.request.user,
                 pk=self.kwargs.get("pk"),
                 slug=self.kwargs.get("slug"),
             )
         except Course.DoesNotExist:
             raise NotFound(_("Course not found.")) from None
+        self.check_object_permissions(self.request, course)
+        return course
 
     @extend_schema(summary=_("A course by slug"), responses=CourseSerializer)
     @action(detail=False, url_path=r"slug/(?P<slug>[-\w]+)", filter_backends=[])
@@ -88,11 +90,13 @@ class EnrollmentViewSet(
 
     def get_object(self) -> Enrollment:
         try:
-            return enrollment_get_for_student(
+            enrollment = enrollment_get_for_student(
                 clerk_user_id=self.request.user.clerk_user_id, pk=self.kwargs["pk"]
             )
         except Enrollment.DoesNotExist:
             raise NotFound(_("Enrollment not found.")) from None
+        self.check_object_permissions(self.request, enrollment)
+        return enrollment
 
 
 @extend_schema(
