@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import models
 
+from courses.authentication import ClerkUser
 from courses.models import (
     Course,
     Enrollment,
@@ -12,21 +13,25 @@ from courses.models import (
 )
 
 
-def _clerk_user_id(user: Any) -> str | None:
+def _clerk_user_id(user: ClerkUser | None) -> str | None:
     """The caller's Clerk id, or None when anonymous (DRF's UNAUTHENTICATED_USER)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return getattr(user, "clerk_user_id", None)
 
 
-def course_list_public(*, user: Any = None) -> models.QuerySet[Course]:
+def course_list_public(*, user: ClerkUser | None = None) -> models.QuerySet[Course]:
     """Active courses, newest first, with `paid_enrollment_count` and `is_enrolled`.
 
     Both are computed by the database for the rows of the page only (correlated
     subqueries), so a page costs one query whatever its size and however many
     enrollments exist.
     """
-    courses = Course.objects.active().with_enrollment_count()
+    # Spelled out rather than left to Meta.ordering: this order is the one
+    # course_active_newest_idx walks, and `id` keeps equal dates in order.
+    courses = (
+        Course.objects.active().with_enrollment_count().order_by("-created_at", "-id")
+    )
     clerk_user_id = _clerk_user_id(user)
     if clerk_user_id is None:
         return courses
@@ -39,7 +44,7 @@ def course_list_public(*, user: Any = None) -> models.QuerySet[Course]:
 
 
 def course_get_public(
-    *, user: Any = None, pk: int | None = None, slug: str | None = None
+    *, user: ClerkUser | None = None, pk: int | None = None, slug: str | None = None
 ) -> Course:
     """One active course by id or slug; raises Course.DoesNotExist otherwise."""
     lookup: dict[str, Any] = {}
