@@ -23,7 +23,7 @@ class CourseQuerySet(models.QuerySet):
         )
 
 
-def paid_enrollment_count(course: models.Expression) -> models.Func:
+def paid_enrollment_count(course: models.OuterRef) -> models.Func:
     """COUNT(*) of the paid enrollments of `course` (an OuterRef), as a subquery.
 
     COUNT(*) rather than COUNT(id) ... GROUP BY: PostgreSQL answers it from
