@@ -49,7 +49,7 @@ def _status_html(enrollment: Enrollment) -> SafeString:
     colour, symbol = _STATUS_STYLES[enrollment.status]
     return format_html(
         '<span class="enrollment-status enrollment-status-{}" '
-        'style="color: {}; font-weight: bold;">{} {}</span>',
+        'style="color: {}; font-weight: bold; white-space: nowrap;">{} {}</span>',
         enrollment.status,
         colour,
         symbol,

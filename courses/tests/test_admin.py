@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from courses.admin import CourseAdmin
 from courses.models import Course, Enrollment
 from courses.services.enrollments import (
     enrollment_export_csv,
@@ -466,3 +467,15 @@ def test_concurrent_mark_paid_changes_and_logs_once(admin_user):
     assert LogEntry.objects.count() == 1
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.PAID
+
+
+def test_course_changelist_sorts_by_enrollment_count(admin_client):
+    popular = CourseFactory(title="Popular")
+    EnrollmentFactory.create_batch(3, course=popular, paid=True)
+    CourseFactory(title="Quiet")
+    column = CourseAdmin.list_display.index("enrollment_count_display") + 1
+
+    response = admin_client.get(COURSE_CHANGELIST, {"o": f"-{column}"})
+
+    titles = [course.title for course in response.context["cl"].result_list]
+    assert titles == ["Popular", "Quiet"]
