@@ -6,6 +6,7 @@ actions that touch payment records go through the services, which lock the
 rows and leave an admin log entry.
 """
 
+from collections.abc import Callable
 from itertools import chain
 from urllib.parse import urlencode
 
@@ -329,7 +330,14 @@ class EnrollmentAdmin(admin.ModelAdmin):
         )
         return response
 
-    def _report(self, request, result: StaffChangeResult, *, changed, skipped) -> None:
+    def _report(
+        self,
+        request: HttpRequest,
+        result: StaffChangeResult,
+        *,
+        changed: Callable[[int], str],
+        skipped: Callable[[int], str],
+    ) -> None:
         if result.changed:
             count = len(result.changed)
             self.message_user(

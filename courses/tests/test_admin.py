@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from courses.admin import CourseAdmin
 from courses.models import Course, Enrollment
@@ -382,8 +383,6 @@ def test_export_as_csv_neutralises_formulas(admin_client):
 
 
 def test_site_titles_come_from_the_catalog(admin_client):
-    from django.utils.translation import gettext
-
     with translation.override("fr"):
         header = gettext("Course Platform administration")
         index_title = gettext("Dashboard")
