@@ -85,7 +85,7 @@ def _paid_through_stripe(
     course = CourseFactory(price=Decimal(price))
     student = ClerkUser(
         clerk_user_id=f"user_{first_name}",
-        email=f"{first_name.lower()}@example.com",
+        email="student@example.com",
         first_name=first_name,
         last_name="Lovelace",
     )
