@@ -3,7 +3,8 @@
 Every HTML fragment is built with format_html/format_html_join, so student
 names and emails are escaped; list pages cost a fixed number of queries; the
 actions that touch payment records go through the services, which lock the
-rows and leave an admin log entry.
+rows, and each change they make leaves an admin log entry. Refunds go to Stripe
+only after a confirmation page.
 """
 
 from collections.abc import Callable
