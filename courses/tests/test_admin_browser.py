@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from courses.models import Course, Enrollment
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.test_admin import _paid_through_stripe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -239,3 +240,28 @@ def test_csv_export_downloads_the_selected_rows(
     assert len(rows) == 3
     assert sorted(row[0] for row in rows[1:]) == ["'=1+1", "Ana Gomes"]
     assert {row[2] for row in rows[1:]} == {"Analyse de données"}
+
+
+def test_refund_through_stripe_asks_for_confirmation_then_refunds(
+    page, live_server, screenshot, staff_user, fake_stripe
+):
+    enrollment = _paid_through_stripe(fake_stripe, first_name="Chloé")
+    pending = EnrollmentFactory(student_name="Paul Pending")
+    _log_in(page, live_server, screenshot, staff_user)
+    page.goto(f"{live_server.url}/admin/courses/enrollment/")
+
+    _run_action(page, "refund_through_stripe", [enrollment, pending])
+    page.click("button[name=index]")
+    expect(page.locator("table.refund-refundable tbody tr")).to_have_count(1)
+    expect(page.locator("table.refund-skipped")).to_contain_text("Paul Pending")
+    screenshot(page, "confirmation")
+    assert fake_stripe.refunds == []
+    page.click("form input[type=submit]")
+
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    expect(page.locator(".messagelist .warning")).to_contain_text("Paul Pending")
+    screenshot(page, "done")
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.REFUNDED
+    assert len(fake_stripe.refunds) == 1
+    assert LogEntry.objects.get().user == staff_user
