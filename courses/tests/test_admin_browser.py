@@ -5,6 +5,7 @@ Each page visited is saved as artifacts/screenshots/<test>-<step>.png.
 
 import csv
 import io
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +42,8 @@ def _browser_settings(settings, monkeypatch):
     # Playwright's sync API keeps an event loop running in this thread, which
     # makes Django refuse ORM calls here unless told they are safe (they are:
     # nothing else runs in this thread).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # (Django's own switch, not a setting of this project.)
+    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # The live server serves static files from the apps' folders, by their
     # plain names; the hashed names of the production manifest are covered by
     # test_admin.py::test_admin_css_is_served_by_whitenoise_with_debug_off.
