@@ -6,9 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from courses.models import Course, Enrollment
+from courses.serializers.base import CachedFieldsModelSerializer
 
 
-class CourseListSerializer(serializers.ModelSerializer):
+class CourseListSerializer(CachedFieldsModelSerializer):
     """A course as listed in the catalog."""
 
     # Plain fields only (the list is the hot path): enrollment_count and
@@ -38,7 +39,7 @@ class CourseListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CourseSerializer(serializers.ModelSerializer):
+class CourseSerializer(CachedFieldsModelSerializer):
     """A course's detail page."""
 
     enrollment_count = serializers.IntegerField(
@@ -71,7 +72,7 @@ class CourseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnrollmentSerializer(serializers.ModelSerializer):
+class EnrollmentSerializer(CachedFieldsModelSerializer):
     course_title = serializers.CharField(source="course.title", read_only=True)
     course_slug = serializers.CharField(source="course.slug", read_only=True)
 
@@ -97,7 +98,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StudentEnrollmentSerializer(serializers.ModelSerializer):
+class StudentEnrollmentSerializer(CachedFieldsModelSerializer):
     """One of the caller's enrollments, with its course."""
 
     course = CourseSerializer(read_only=True)
