@@ -68,11 +68,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every answer (redirects and refusals included) is logged.
+    "courses.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After CORS (browsers can read the refusal) and the locale (it is
+    # translated), before anything that reads the body.
+    "courses.middleware.ApiInputGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -280,5 +285,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # One line per request (courses.middleware); REQUEST_LOG_LEVEL=WARNING
+        # silences it without hiding the application's own warnings.
+        "courses.request": {"level": env_str("REQUEST_LOG_LEVEL", "INFO").upper()},
     },
 }

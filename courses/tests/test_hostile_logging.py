@@ -1,0 +1,78 @@
+"""One structured log line per request, and no secrets in any log line."""
+
+import json
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
+    return [
+        record.http for record in caplog.records if record.name == "courses.request"
+    ]
+
+
+def test_each_request_logs_one_line_with_method_path_status_and_duration(
+    api_client, caplog
+):
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.get("/api/health/")
+
+    [line] = _request_lines(caplog)
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/health/"
+    assert line["status"] == 200
+    assert line["duration_ms"] >= 0
+    assert line["user_id"] is None
+
+
+def test_request_log_message_is_one_json_object(api_client, caplog):
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.get("/api/no-such-page/")
+
+    [record] = [r for r in caplog.records if r.name == "courses.request"]
+    prefix, _, payload = record.getMessage().partition(" ")
+    assert prefix == "request"
+    assert json.loads(payload)["status"] == 404
+
+
+def test_request_log_leaves_out_query_strings_and_headers(api_client, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    api_client.get(
+        "/api/health/?session_id=cs_test_secret_session&token=query-token-value",
+        HTTP_AUTHORIZATION="Bearer header-token-value",
+        HTTP_COOKIE="__session=cookie-token-value",
+    )
+
+    assert _request_lines(caplog)[0]["path"] == "/api/health/"
+    for secret in (
+        "cs_test_secret_session",
+        "query-token-value",
+        "header-token-value",
+        "cookie-token-value",
+    ):
+        assert secret not in caplog.text
+
+
+def test_request_log_cannot_be_forged_with_a_newline_in_the_path(api_client, caplog):
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.get('/api/x%0A{"status":200}/')
+
+    [record] = [r for r in caplog.records if r.name == "courses.request"]
+    assert "\n" not in record.getMessage()
+    assert record.http["status"] == 404
+
+
+def test_refused_requests_are_logged_too(api_client, caplog, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.post("/api/health/", {"padding": "x" * 100}, format="json")
+
+    assert _request_lines(caplog)[0]["status"] == 413
