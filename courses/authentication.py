@@ -1,7 +1,66 @@
-"""Clerk session tokens for DRF: ClerkJWTAuthentication and the ClerkUser it returns."""
+"""Clerk session tokens for DRF: ClerkJWTAuthentication and the ClerkUser it returns.
 
-from rest_framework import authentication
+The only module that imports ``jwt`` and the only one that talks to Clerk. A
+token is accepted only if it is RS256-signed by a key of the configured Clerk
+instance and its time, issuer, subject and authorized-party claims hold.
+
+Caching, from the outside in: the JWKS and Clerk users live in the Django cache
+(shared by all workers with Redis); each process also keeps the parsed keys and
+the tokens it accepted, for a minute, so a signed-in request usually costs a
+hash and a dictionary look-up. Clerk unreachable with nothing cached: 503.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+
+from courses.exceptions import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "RS256"
+# A Clerk session token is well under 2 KB; anything far larger is not one,
+# and refusing it early bounds the work a single header can cause.
+MAX_TOKEN_LENGTH = 8192
+
+# Clerk's own SDKs re-read the key set every few minutes.
+JWKS_FRESH_SECONDS = 300
+# A stale copy outlives a Clerk outage: used only when a refresh fails.
+JWKS_KEEP_SECONDS = 24 * 3600
+# After a failed refresh, serve the stale copy this long before trying again,
+# so an outage costs one slow request per interval, not one per request.
+JWKS_RETRY_SECONDS = 30
+# An unknown kid (a rotated key, or a forged token) refetches at most this often.
+JWKS_REFETCH_COOLDOWN_SECONDS = 30
+# Parsed keys kept in each process, so a request costs no cache round trip.
+LOCAL_KEYS_SECONDS = 60
+# The frontend sends the same token for up to a minute: each process remembers
+# the tokens it accepted (by digest) and whom they name, as long as it keeps keys.
+VERIFIED_TOKENS_MAX = 1024
+USER_CACHE_SECONDS = 600
+
+CLERK_UNREACHABLE = _(
+    "Sign-in cannot be checked right now because Clerk is unreachable. "
+    "Try again shortly."
+)
+NOT_CONFIGURED = _("Sign-in is not configured on this server.")
 
 
 class ClerkUser:
@@ -10,6 +69,8 @@ class ClerkUser:
     is_authenticated = True
     is_anonymous = False
     is_active = True
+    is_staff = False
+    is_superuser = False
 
     def __init__(
         self,
@@ -26,6 +87,7 @@ class ClerkUser:
 
     @property
     def pk(self) -> str:
+        # DRF's UserRateThrottle keys its counters on the user's pk.
         return self.clerk_user_id
 
     @property
@@ -35,10 +97,531 @@ class ClerkUser:
     def __str__(self) -> str:
         return self.clerk_user_id
 
+    def __repr__(self) -> str:
+        return f"<ClerkUser {self.clerk_user_id}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClerkUser):
+            return NotImplemented
+        return self.clerk_user_id == other.clerk_user_id
+
+    def __hash__(self) -> int:
+        return hash(self.clerk_user_id)
+
 
 class ClerkJWTAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request: Request):
-        return None
+    """Authenticate `Authorization: Bearer <Clerk session token>`.
+
+    No header: anonymous (None). A header that is not a valid session token:
+    401 naming the reason. Clerk unreachable with nothing cached: 503.
+    """
+
+    def authenticate(self, request: Request) -> tuple[ClerkUser, dict] | None:
+        token = _bearer_token(request)
+        if token is None:
+            return None
+        return _authenticated(token)
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+class ClerkJWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents the Bearer scheme in the OpenAPI schema."""
+
+    target_class = "courses.authentication.ClerkJWTAuthentication"
+    name = "ClerkSessionToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Clerk session token: `await getToken()` in the frontend.",
+        }
+
+
+# --- The header and the token ----------------------------------------------------
+
+
+def _refused(detail: Any, code: str) -> exceptions.AuthenticationFailed:
+    # The reason goes to the log as a code; the token itself never does.
+    logger.info("Clerk session token refused: %s", code)
+    return exceptions.AuthenticationFailed(detail, code=code)
+
+
+def _bearer_token(request: Request) -> str | None:
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if not parts:
+        return None
+    if parts[0].lower() != "bearer":
+        raise _refused(
+            _("Use the Bearer scheme: Authorization: Bearer <session token>."),
+            "wrong_scheme",
+        )
+    if len(parts) == 1:
+        raise _refused(
+            _("The Authorization header has no token after Bearer."), "no_token"
+        )
+    if len(parts) > 2 or len(parts[1]) > MAX_TOKEN_LENGTH:
+        raise _refused(_("The session token is malformed."), "malformed")
+    return parts[1]
+
+
+@dataclass
+class _Verified:
+    config: tuple
+    claims: dict[str, Any]
+    identity: dict[str, str]
+    expires_at: float
+
+
+_verified_lock = threading.Lock()
+_verified_tokens: OrderedDict[bytes, _Verified] = OrderedDict()
+
+
+def _authenticated(token: str) -> tuple[ClerkUser, dict[str, Any]]:
+    """The user and claims of a valid token; remembered per process, so the
+    same token sent again costs neither a signature check nor a cache read."""
+    digest = hashlib.sha256(token.encode()).digest()
+    config = (
+        settings.CLERK_JWT_KEY,
+        settings.CLERK_JWKS_URL,
+        settings.CLERK_ISSUER,
+        tuple(settings.CLERK_AUTHORIZED_PARTIES),
+        settings.CLERK_CLOCK_SKEW_SECONDS,
+        settings.CLERK_API_URL,
+        settings.CLERK_SECRET_KEY,
+    )
+    remembered = _verified_tokens.get(digest)
+    if (
+        remembered is not None
+        and remembered.config == config
+        and remembered.expires_at > time.monotonic()
+        # Checked on every use: a remembered token still expires on time.
+        and int(remembered.claims["exp"])
+        > time.time() - settings.CLERK_CLOCK_SKEW_SECONDS
+    ):
+        return ClerkUser(**remembered.identity), dict(remembered.claims)
+    claims = _verify(token)
+    user = _user_from_claims(claims)
+    identity = {
+        "clerk_user_id": user.clerk_user_id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+    with _verified_lock:
+        _verified_tokens[digest] = _Verified(
+            config=config,
+            claims=claims,
+            identity=identity,
+            expires_at=time.monotonic() + LOCAL_KEYS_SECONDS,
+        )
+        while len(_verified_tokens) > VERIFIED_TOKENS_MAX:
+            _verified_tokens.popitem(last=False)
+    return user, dict(claims)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    # Only to pick the algorithm and key; jwt.decode checks it all again.
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(
+            base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        )
+    except (ValueError, binascii.Error, RecursionError):
+        header = None
+    if not isinstance(header, dict):
+        raise _refused(_("The session token is malformed."), "malformed")
+    return header
+
+
+def _verify(token: str) -> dict[str, Any]:
+    header = _unverified_header(token)
+    # Checked before any key look-up, so "none" or HS256 tokens cost no fetch.
+    if header.get("alg") != ALGORITHM:
+        raise _refused(
+            _("The session token must be signed with RS256."), "wrong_algorithm"
+        )
+    key = _verification_key(header)
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            leeway=settings.CLERK_CLOCK_SKEW_SECONDS,
+            issuer=settings.CLERK_ISSUER or None,
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise _refusal_for(exc) from None
+    if not claims["sub"].strip():
+        raise _refused(_("The session token does not name a user."), "no_subject")
+    _check_authorized_party(claims)
+    return claims
+
+
+def _refusal_for(exc: jwt.PyJWTError) -> exceptions.AuthenticationFailed:
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return _refused(
+            _("The session token lacks the “%(claim)s” claim.") % {"claim": exc.claim},
+            "missing_claim",
+        )
+    # Subclasses before their parents: InvalidSignatureError is a DecodeError.
+    reasons = [
+        (jwt.ExpiredSignatureError, _("The session token has expired."), "expired"),
+        (
+            jwt.ImmatureSignatureError,
+            _("The session token is not valid yet."),
+            "not_yet_valid",
+        ),
+        (
+            jwt.InvalidSignatureError,
+            _("The session token's signature is invalid."),
+            "bad_signature",
+        ),
+        (
+            jwt.InvalidIssuerError,
+            _("The session token was issued by another Clerk instance."),
+            "wrong_issuer",
+        ),
+        (
+            jwt.InvalidAudienceError,
+            _("The session token is meant for another audience."),
+            "wrong_audience",
+        ),
+        (
+            jwt.InvalidIssuedAtError,
+            _("The session token has an invalid issue time."),
+            "bad_issued_at",
+        ),
+        (
+            jwt.InvalidAlgorithmError,
+            _("The session token must be signed with RS256."),
+            "wrong_algorithm",
+        ),
+        (jwt.DecodeError, _("The session token is malformed."), "malformed"),
+    ]
+    for exc_class, detail, code in reasons:
+        if isinstance(exc, exc_class):
+            return _refused(detail, code)
+    return _refused(_("The session token is invalid."), "invalid")
+
+
+def _check_authorized_party(claims: dict[str, Any]) -> None:
+    # As in Clerk's SDKs: a token without azp (a backend-issued one) passes.
+    azp = claims.get("azp")
+    if not azp:
+        return
+    allowed = {party.rstrip("/") for party in settings.CLERK_AUTHORIZED_PARTIES}
+    if not isinstance(azp, str) or azp.rstrip("/") not in allowed:
+        raise _refused(
+            _("The session token was issued for an origin that is not authorized."),
+            "unauthorized_party",
+        )
+
+
+# --- Keys: CLERK_JWT_KEY, or the JWKS -----------------------------------------------
+
+_local_lock = threading.Lock()
+_fetch_lock = threading.Lock()
+
+
+@dataclass
+class _LocalKeys:
+    keys: dict[str, Any]
+    expires_at: float
+
+
+_local_keys: dict[str, _LocalKeys] = {}
+_parsed_keys: dict[tuple[str, str, str], Any] = {}
+_pem_keys: dict[str, Any] = {}
+
+
+def _verification_key(header: dict[str, Any]) -> Any:
+    if settings.CLERK_JWT_KEY:
+        return _pem_key(settings.CLERK_JWT_KEY)
+    jwks_url = settings.CLERK_JWKS_URL
+    if not jwks_url:
+        logger.error("Neither CLERK_JWT_KEY nor CLERK_JWKS_URL is set")
+        raise ServiceUnavailable(NOT_CONFIGURED)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise _refused(_("The session token has no key id (kid)."), "no_kid")
+    return _jwks_key(jwks_url, kid)
+
+
+def _pem_key(pem: str) -> Any:
+    key = _pem_keys.get(pem)
+    if key is not None:
+        return key
+    try:
+        key = jwt.algorithms.RSAAlgorithm(
+            jwt.algorithms.RSAAlgorithm.SHA256
+        ).prepare_key(_normalized_pem(pem))
+    except (jwt.PyJWTError, ValueError, TypeError):
+        logger.error("CLERK_JWT_KEY is not an RSA public key in PEM form")
+        raise ServiceUnavailable(NOT_CONFIGURED) from None
+    if not hasattr(key, "verify"):
+        logger.error("CLERK_JWT_KEY holds a private key; set the public key")
+        raise ServiceUnavailable(NOT_CONFIGURED)
+    with _local_lock:
+        if len(_pem_keys) > 8:
+            _pem_keys.clear()
+        _pem_keys[pem] = key
+    return key
+
+
+def _normalized_pem(pem: str) -> str:
+    # Environment variables often carry the PEM on one line: with literal "\n",
+    # with spaces, or without the BEGIN/END lines.
+    pem = pem.replace("\\n", "\n").strip()
+    body = pem.replace("-----BEGIN PUBLIC KEY-----", "").replace(
+        "-----END PUBLIC KEY-----", ""
+    )
+    if "-----" in body:
+        return pem  # another PEM type: the parser will say what it is
+    body = "".join(body.split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n".format(
+        "\n".join(lines)
+    )
+
+
+def _jwks_key(jwks_url: str, kid: str) -> Any:
+    local = _local_keys.get(jwks_url)
+    if local is not None and local.expires_at > time.monotonic() and kid in local.keys:
+        return local.keys[kid]
+    keys, fetched = _jwks_keys(jwks_url)
+    if kid not in keys and not fetched and _refetch_allowed(jwks_url):
+        # A kid the shared copy lacks: Clerk may have rotated its keys.
+        keys = _jwks_store(jwks_url, _jwks_fetch(jwks_url))
+    if kid not in keys:
+        raise _refused(
+            _("The session token was signed with an unknown key."), "unknown_key"
+        )
+    return keys[kid]
+
+
+def _jwks_cache_key(jwks_url: str, kind: str) -> str:
+    digest = hashlib.sha256(jwks_url.encode()).hexdigest()[:32]
+    return f"clerk:{kind}:{digest}"
+
+
+def _refetch_allowed(jwks_url: str) -> bool:
+    # cache.add is atomic, so one process in the whole fleet wins each window.
+    return cache.add(
+        _jwks_cache_key(jwks_url, "jwks-refetch"), 1, JWKS_REFETCH_COOLDOWN_SECONDS
+    )
+
+
+def _jwks_keys(jwks_url: str) -> tuple[dict[str, Any], bool]:
+    """The key set from the shared cache, fetched when missing or due; and
+    whether this call fetched it."""
+    entry = cache.get(_jwks_cache_key(jwks_url, "jwks"))
+    if entry is not None and entry["refresh_after"] > time.time():
+        return _jwks_remember(jwks_url, entry["keys"]), False
+    # One fetch per process at a time; the others then find it in the cache.
+    with _fetch_lock:
+        entry = cache.get(_jwks_cache_key(jwks_url, "jwks"))
+        if entry is not None and entry["refresh_after"] > time.time():
+            return _jwks_remember(jwks_url, entry["keys"]), False
+        try:
+            jwks = _jwks_fetch(jwks_url)
+        except ServiceUnavailable:
+            fetched_at = entry.get("fetched_at", 0.0) if entry is not None else 0.0
+            if time.time() - fetched_at >= JWKS_KEEP_SECONDS:
+                raise
+            logger.warning("Serving the cached Clerk JWKS while Clerk is unreachable")
+            _jwks_cache_set(
+                jwks_url,
+                entry["keys"],
+                refresh_after=time.time() + JWKS_RETRY_SECONDS,
+                fetched_at=fetched_at,
+            )
+            return _jwks_remember(jwks_url, entry["keys"]), False
+        return _jwks_store(jwks_url, jwks), True
+
+
+def _jwks_fetch(jwks_url: str) -> list[dict[str, Any]]:
+    """Clerk's signing keys (RS256 JWKs with a kid); ServiceUnavailable if none."""
+    try:
+        response = requests.get(
+            jwks_url,
+            timeout=settings.CLERK_HTTP_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        logger.warning(
+            "Clerk JWKS unreachable at %s (%s)", jwks_url, type(exc).__name__
+        )
+        raise ServiceUnavailable(CLERK_UNREACHABLE) from None
+    if response.status_code != 200:
+        logger.warning(
+            "Clerk JWKS at %s answered HTTP %s", jwks_url, response.status_code
+        )
+        raise ServiceUnavailable(CLERK_UNREACHABLE)
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    candidates = document.get("keys") if isinstance(document, dict) else None
+    usable = [jwk for jwk in candidates or [] if _parsed_jwk(jwk) is not None]
+    if not usable:
+        logger.warning("Clerk JWKS at %s holds no usable RS256 key", jwks_url)
+        raise ServiceUnavailable(CLERK_UNREACHABLE)
+    return usable
+
+
+def _parsed_jwk(jwk: Any) -> Any:
+    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
+        return None
+    if not isinstance(jwk.get("kid"), str) or jwk.get("use") not in (None, "sig"):
+        return None
+    if jwk.get("alg") not in (None, ALGORITHM):
+        return None
+    fingerprint = (jwk["kid"], jwk.get("n"), jwk.get("e"))
+    if not all(isinstance(part, str) for part in fingerprint):
+        return None
+    # Parsing an RSA JWK costs far more than a look-up; the key set is re-read
+    # every minute and on each unknown kid, its keys rarely change.
+    key = _parsed_keys.get(fingerprint)
+    if key is not None:
+        return key
+    try:
+        key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    with _local_lock:
+        if len(_parsed_keys) > 32:
+            _parsed_keys.clear()
+        _parsed_keys[fingerprint] = key
+    return key
+
+
+def _jwks_store(jwks_url: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
+    now = time.time()
+    _jwks_cache_set(
+        jwks_url, jwks, refresh_after=now + JWKS_FRESH_SECONDS, fetched_at=now
+    )
+    return _jwks_remember(jwks_url, jwks)
+
+
+def _jwks_cache_set(
+    jwks_url: str,
+    jwks: list[dict[str, Any]],
+    *,
+    refresh_after: float,
+    fetched_at: float,
+) -> None:
+    # Kept JWKS_KEEP_SECONDS after the last successful fetch, not after the
+    # last failed one: an outage that lasts longer ends in 503s.
+    keep = max(1, fetched_at + JWKS_KEEP_SECONDS - time.time())
+    entry = {"keys": jwks, "refresh_after": refresh_after, "fetched_at": fetched_at}
+    cache.set(_jwks_cache_key(jwks_url, "jwks"), entry, keep)
+
+
+def _jwks_remember(jwks_url: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = {jwk["kid"]: _parsed_jwk(jwk) for jwk in jwks}
+    keys = {kid: key for kid, key in keys.items() if key is not None}
+    expires_at = time.monotonic() + LOCAL_KEYS_SECONDS
+    with _local_lock:
+        if len(_local_keys) > 8:
+            _local_keys.clear()
+        _local_keys[jwks_url] = _LocalKeys(keys=keys, expires_at=expires_at)
+    return keys
+
+
+# --- Who the user is: claims, else Clerk's Backend API ------------------------------
+
+_warned_no_secret_key = False
+
+
+def _claim_str(claims: dict[str, Any], *names: str) -> str:
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _user_from_claims(claims: dict[str, Any]) -> ClerkUser:
+    user = ClerkUser(
+        clerk_user_id=claims["sub"],
+        email=_claim_str(claims, "email"),
+        first_name=_claim_str(claims, "first_name", "given_name"),
+        last_name=_claim_str(claims, "last_name", "family_name"),
+    )
+    if not user.email:
+        # Clerk's default session token names no email: ask the Backend API.
+        profile = _clerk_user_profile(user.clerk_user_id)
+        user.email = profile["email"]
+        user.first_name = user.first_name or profile["first_name"]
+        user.last_name = user.last_name or profile["last_name"]
+    return user
+
+
+def _clerk_user_profile(clerk_user_id: str) -> dict[str, str]:
+    """Email and names from Clerk's Backend API, cached for USER_CACHE_SECONDS."""
+    global _warned_no_secret_key
+    if not settings.CLERK_SECRET_KEY:
+        if not _warned_no_secret_key:
+            logger.warning("CLERK_SECRET_KEY is not set: users without an email claim")
+            _warned_no_secret_key = True
+        return {"email": "", "first_name": "", "last_name": ""}
+    digest = hashlib.sha256(clerk_user_id.encode()).hexdigest()[:32]
+    cache_key = f"clerk:user:{digest}"
+    profile = cache.get(cache_key)
+    if profile is None:
+        profile = _clerk_user_fetch(clerk_user_id)
+        cache.set(cache_key, profile, USER_CACHE_SECONDS)
+    return profile
+
+
+def _clerk_user_fetch(clerk_user_id: str) -> dict[str, str]:
+    url = "{}/users/{}".format(
+        settings.CLERK_API_URL.rstrip("/"), quote(clerk_user_id, safe="")
+    )
+    try:
+        response = requests.get(
+            url,
+            headers={"Authorization": f"Bearer {settings.CLERK_SECRET_KEY}"},
+            timeout=settings.CLERK_HTTP_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        logger.warning("Clerk Backend API unreachable (%s)", type(exc).__name__)
+        raise ServiceUnavailable(CLERK_UNREACHABLE) from None
+    if response.status_code == 404:
+        raise _refused(_("This Clerk user no longer exists."), "unknown_user")
+    if response.status_code != 200:
+        # 401/403 here means CLERK_SECRET_KEY is wrong: our fault, not the user's.
+        logger.warning(
+            "Clerk Backend API answered HTTP %s to a user look-up",
+            response.status_code,
+        )
+        raise ServiceUnavailable(CLERK_UNREACHABLE)
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        logger.warning("Clerk Backend API sent a user that is not a JSON object")
+        raise ServiceUnavailable(CLERK_UNREACHABLE)
+    return {
+        "email": _primary_email(data),
+        "first_name": _claim_str(data, "first_name"),
+        "last_name": _claim_str(data, "last_name"),
+    }
+
+
+def _primary_email(user: dict[str, Any]) -> str:
+    primary_id = user.get("primary_email_address_id")
+    addresses = user.get("email_addresses")
+    if not primary_id or not isinstance(addresses, list):
+        return ""
+    for address in addresses:
+        if isinstance(address, dict) and address.get("id") == primary_id:
+            return _claim_str(address, "email_address")
+    return ""

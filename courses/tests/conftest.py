@@ -47,3 +47,16 @@ def database_unreachable():
         connection.connection = saved_connection
         connection.settings_dict.clear()
         connection.settings_dict.update(saved_settings)
+
+
+@pytest.fixture
+def fake_clerk(settings):
+    """A running FakeClerk (courses.tests.fakes.clerk) with the CLERK_* settings
+    pointing at it: JWKS, Backend API, secret key, issuer, authorized party."""
+    from courses.tests.fakes.clerk import FakeClerk
+
+    with FakeClerk() as clerk:
+        for name, value in clerk.settings().items():
+            setattr(settings, name, value)
+        settings.CLERK_HTTP_TIMEOUT_SECONDS = 2
+        yield clerk
