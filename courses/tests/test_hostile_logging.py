@@ -76,3 +76,30 @@ def test_refused_requests_are_logged_too(api_client, caplog, settings):
     api_client.post("/api/health/", {"padding": "x" * 100}, format="json")
 
     assert _request_lines(caplog)[0]["status"] == 413
+
+
+def test_request_log_names_the_clerk_user_and_never_the_token(
+    fake_clerk, api_client, caplog
+):
+    fake_clerk.add_user("user_logged", email="logged@example.com")
+    token = fake_clerk.issue_token("user_logged")
+    caplog.set_level(logging.DEBUG)
+
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 200
+    assert _request_lines(caplog)[0]["user_id"] == "user_logged"
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
+    assert fake_clerk.secret_key not in caplog.text
+
+
+def test_refused_token_is_logged_without_it_or_a_user(fake_clerk, api_client, caplog):
+    token = fake_clerk.tamper(fake_clerk.issue_token("user_a"), sub="user_b")
+    caplog.set_level(logging.DEBUG)
+
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 401
+    assert _request_lines(caplog)[0]["user_id"] is None
+    assert token not in caplog.text
