@@ -60,3 +60,20 @@ def fake_clerk(settings):
             setattr(settings, name, value)
         settings.CLERK_HTTP_TIMEOUT_SECONDS = 2
         yield clerk
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """A fake Stripe API on 127.0.0.1 for the real SDK (see fakes/stripe.py)."""
+    from courses.tests.fakes.stripe import FakeStripe
+
+    fake = FakeStripe().start()
+    settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    settings.STRIPE_API_BASE = fake.base_url
+    settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+    settings.STRIPE_CURRENCY = "cad"
+    settings.STRIPE_HTTP_TIMEOUT_SECONDS = 5
+    # No automatic retries by default, so failure tests stay fast and exact.
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    yield fake
+    fake.stop()

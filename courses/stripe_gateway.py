@@ -1,0 +1,397 @@
+"""The only module that talks to Stripe: small frozen types in, small frozen types out.
+
+Settings are read when a function runs, so tests and emulators can point
+STRIPE_API_BASE elsewhere. Money crosses this boundary as Decimal and becomes
+integer cents only here.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Stripe's own default: a signed delivery older than this is refused (replays).
+WEBHOOK_TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
+
+_CENT = Decimal("0.01")
+
+
+class PaymentsNotConfigured(Exception):
+    """STRIPE_SECRET_KEY (or STRIPE_WEBHOOK_SECRET for webhooks) is not set."""
+
+
+class PaymentProviderError(Exception):
+    """Stripe answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PaymentObjectNotFound(PaymentProviderError):
+    """Stripe does not know this object id (its 404)."""
+
+
+class InvalidWebhook(Exception):
+    """A webhook delivery whose signature is missing, wrong or too old."""
+
+
+class InvalidAmount(ValueError):
+    """An amount that cannot be charged exactly in integer cents."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str  # open, complete or expired
+    payment_status: str  # paid, unpaid or no_payment_required
+    payment_intent_id: str | None
+    customer_id: str | None
+    customer_email: str
+    customer_name: str
+    client_reference_id: str | None
+    amount_total: Decimal | None  # what Stripe charges, in currency units
+    currency: str
+    success_url: str | None
+    cancel_url: str | None
+    created: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.payment_status in ("paid", "no_payment_required")
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    id: str
+    status: str
+    client_secret: str | None
+    amount: Decimal
+    amount_received: Decimal
+    currency: str
+    customer_id: str | None
+    receipt_email: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    @property
+    def is_reusable(self) -> bool:
+        """Still waiting for the customer: its client_secret can be handed out again."""
+        return self.status in (
+            "requires_payment_method",
+            "requires_confirmation",
+            "requires_action",
+        )
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    status: str
+    payment_intent_id: str | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Charge:
+    id: str
+    payment_intent_id: str | None
+    amount: Decimal
+    amount_refunded: Decimal
+    is_fully_refunded: bool
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    created: int
+    data_object: Mapping[str, Any]
+    payload: Mapping[str, Any]
+
+
+# --- Money -------------------------------------------------------------------------
+
+
+def amount_to_cents(amount: Decimal) -> int:
+    """Decimal("49.99") -> 4999; refuses negative and sub-cent amounts."""
+    if not isinstance(amount, Decimal):
+        raise InvalidAmount(f"amount must be a Decimal, not {type(amount).__name__}")
+    if not amount.is_finite() or amount < 0:
+        raise InvalidAmount(f"cannot charge {amount}")
+    if amount.quantize(_CENT) != amount:
+        raise InvalidAmount(f"{amount} has a fraction of a cent")
+    return int(amount * 100)
+
+
+def cents_to_amount(cents: int | None) -> Decimal:
+    return (Decimal(cents or 0) / 100).quantize(_CENT)
+
+
+# --- Checkout Sessions ----------------------------------------------------------------
+
+
+def checkout_session_create(
+    *,
+    amount: Decimal,
+    product_name: str,
+    product_description: str,
+    success_url: str,
+    cancel_url: str,
+    client_reference_id: str,
+    customer_email: str | None,
+    metadata: Mapping[str, str],
+    idempotency_key: str,
+) -> CheckoutSession:
+    product_data: dict[str, Any] = {"name": product_name}
+    if product_description:
+        # Stripe refuses empty descriptions and caps them.
+        product_data["description"] = product_description[:500]
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": settings.STRIPE_CURRENCY,
+                    "unit_amount": amount_to_cents(amount),
+                    "product_data": product_data,
+                },
+                "quantity": 1,
+            }
+        ],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "client_reference_id": client_reference_id,
+        "metadata": dict(metadata),
+    }
+    if customer_email:
+        params["customer_email"] = customer_email
+    raw = _call(
+        lambda client: client.v1.checkout.sessions.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    )
+    return checkout_session_from_dict(raw)
+
+
+def checkout_session_get(session_id: str) -> CheckoutSession:
+    raw = _call(lambda client: client.v1.checkout.sessions.retrieve(session_id))
+    return checkout_session_from_dict(raw)
+
+
+def checkout_session_list_completed(*, created_since: int) -> Iterator[CheckoutSession]:
+    """Every completed Checkout Session created at or after a Unix time, all pages."""
+    client = _client()
+    try:
+        page = client.v1.checkout.sessions.list(
+            params={
+                "created": {"gte": created_since},
+                "status": "complete",
+                "limit": 100,
+            }
+        )
+        for raw in page.auto_paging_iter():
+            yield checkout_session_from_dict(raw.to_dict())
+    except stripe.StripeError as exc:
+        raise _provider_error(exc) from exc
+
+
+def checkout_session_from_dict(raw: Mapping[str, Any]) -> CheckoutSession:
+    """Our type from a session as Stripe sends it (API answer or event payload)."""
+    details = raw.get("customer_details") or {}
+    amount_total = raw.get("amount_total")
+    return CheckoutSession(
+        id=raw["id"],
+        url=raw.get("url"),
+        status=raw.get("status") or "",
+        payment_status=raw.get("payment_status") or "",
+        payment_intent_id=_id_of(raw.get("payment_intent")),
+        customer_id=_id_of(raw.get("customer")),
+        customer_email=details.get("email") or raw.get("customer_email") or "",
+        customer_name=details.get("name") or "",
+        client_reference_id=raw.get("client_reference_id"),
+        amount_total=None if amount_total is None else cents_to_amount(amount_total),
+        currency=raw.get("currency") or "",
+        success_url=raw.get("success_url"),
+        cancel_url=raw.get("cancel_url"),
+        created=int(raw.get("created") or 0),
+        metadata=_str_dict(raw.get("metadata")),
+    )
+
+
+# --- PaymentIntents -------------------------------------------------------------------
+
+
+def payment_intent_create(
+    *,
+    amount: Decimal,
+    description: str,
+    receipt_email: str | None,
+    metadata: Mapping[str, str],
+    idempotency_key: str,
+) -> PaymentIntent:
+    params: dict[str, Any] = {
+        "amount": amount_to_cents(amount),
+        "currency": settings.STRIPE_CURRENCY,
+        "automatic_payment_methods": {"enabled": True},
+        "description": description[:1000],
+        "metadata": dict(metadata),
+    }
+    if receipt_email:
+        params["receipt_email"] = receipt_email
+    raw = _call(
+        lambda client: client.v1.payment_intents.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    )
+    return payment_intent_from_dict(raw)
+
+
+def payment_intent_get(payment_intent_id: str) -> PaymentIntent:
+    raw = _call(lambda client: client.v1.payment_intents.retrieve(payment_intent_id))
+    return payment_intent_from_dict(raw)
+
+
+def payment_intent_from_dict(raw: Mapping[str, Any]) -> PaymentIntent:
+    return PaymentIntent(
+        id=raw["id"],
+        status=raw.get("status") or "",
+        client_secret=raw.get("client_secret"),
+        amount=cents_to_amount(raw.get("amount")),
+        amount_received=cents_to_amount(raw.get("amount_received")),
+        currency=raw.get("currency") or "",
+        customer_id=_id_of(raw.get("customer")),
+        receipt_email=raw.get("receipt_email") or "",
+        metadata=_str_dict(raw.get("metadata")),
+    )
+
+
+# --- Refunds and charges --------------------------------------------------------------
+
+
+def refund_create(*, payment_intent_id: str, idempotency_key: str) -> Refund:
+    """Refund the whole payment of a PaymentIntent."""
+    raw = _call(
+        lambda client: client.v1.refunds.create(
+            params={"payment_intent": payment_intent_id},
+            options={"idempotency_key": idempotency_key},
+        )
+    )
+    return Refund(
+        id=raw["id"],
+        status=raw.get("status") or "",
+        payment_intent_id=_id_of(raw.get("payment_intent")),
+        amount=cents_to_amount(raw.get("amount")),
+    )
+
+
+def charge_from_dict(raw: Mapping[str, Any]) -> Charge:
+    amount = cents_to_amount(raw.get("amount"))
+    refunded = cents_to_amount(raw.get("amount_refunded"))
+    return Charge(
+        id=raw["id"],
+        payment_intent_id=_id_of(raw.get("payment_intent")),
+        amount=amount,
+        amount_refunded=refunded,
+        is_fully_refunded=bool(raw.get("refunded"))
+        or (amount > 0 and refunded >= amount),
+    )
+
+
+# --- Webhooks -------------------------------------------------------------------------
+
+
+def webhook_event_parse(*, payload: bytes, signature: str | None) -> WebhookEvent:
+    """Verify a delivery's Stripe-Signature (with Stripe's tolerance) and parse it."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise PaymentsNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
+    if not signature:
+        raise InvalidWebhook("missing Stripe-Signature header")
+    try:
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(
+            text, signature, secret, WEBHOOK_TOLERANCE_SECONDS
+        )
+        body = json.loads(text)
+    except (UnicodeDecodeError, ValueError, stripe.SignatureVerificationError) as exc:
+        raise InvalidWebhook(str(exc)) from exc
+    try:
+        return WebhookEvent(
+            id=str(body["id"]),
+            type=str(body["type"]),
+            created=int(body.get("created") or 0),
+            data_object=body["data"]["object"],
+            payload=body,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidWebhook("not a Stripe event") from exc
+
+
+# --- Plumbing -------------------------------------------------------------------------
+
+
+def is_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def _client() -> stripe.StripeClient:
+    if not settings.STRIPE_SECRET_KEY:
+        raise PaymentsNotConfigured("STRIPE_SECRET_KEY is not set")
+    base_addresses = {}
+    if settings.STRIPE_API_BASE:
+        base_addresses["api"] = settings.STRIPE_API_BASE.rstrip("/")
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses=base_addresses,
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_HTTP_TIMEOUT_SECONDS),
+    )
+
+
+def _call(request: Callable[[stripe.StripeClient], Any]) -> dict[str, Any]:
+    """Run one request; the answer comes back as plain dicts."""
+    client = _client()
+    try:
+        return request(client).to_dict()
+    except stripe.StripeError as exc:
+        raise _provider_error(exc) from exc
+
+
+def _provider_error(exc: stripe.StripeError) -> PaymentProviderError:
+    # Logged for staff; the client only ever sees a generic message.
+    logger.warning(
+        "Stripe error %s (status %s, code %s, request %s)",
+        type(exc).__name__,
+        exc.http_status,
+        exc.code,
+        exc.request_id,
+    )
+    if exc.http_status == 404:
+        return PaymentObjectNotFound(str(exc.user_message or exc), code=exc.code)
+    return PaymentProviderError(str(exc.user_message or exc), code=exc.code)
+
+
+def _id_of(value: Any) -> str | None:
+    """Stripe sends either an id or the expanded object."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return str(value)
+
+
+def _str_dict(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in dict(value or {}).items()}
