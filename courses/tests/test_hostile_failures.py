@@ -7,12 +7,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import psycopg2
 import pytest
 import requests
 from django.db import connection
 
+from courses import stripe_gateway
+from courses.models import Course, Enrollment, StripeEvent
+from courses.services.payments import enrollment_refund
+from courses.tests.factories import CourseFactory, EnrollmentFactory
 from courses.tests.test_hostile_gunicorn import running_gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -219,3 +224,211 @@ def test_slow_backend_api_is_abandoned_with_503_then_recovers(fake_clerk, tmp_pa
     assert waited < 15
     assert up.status_code == 200
     assert up.json()["email"] == "api@example.com"
+
+
+# --- Stripe failing, on a live server with real Clerk tokens ------------------------
+
+FRONTEND_URLS = {
+    "success_url": "http://localhost:3000/payment/success",
+    "cancel_url": "http://localhost:3000/courses",
+}
+
+
+def _enrollment_rows() -> list[dict]:
+    return list(Enrollment.objects.order_by("pk").values())
+
+
+@contextlib.contextmanager
+def stripe_outage(fake_stripe, settings, outage: str) -> Iterator[None]:
+    """Stripe answers 500 ("error") or nothing listens ("unreachable"); then back."""
+    if outage == "error":
+        fake_stripe.fail_with(500)
+    else:
+        fake_stripe.stop()
+    try:
+        yield
+    finally:
+        if outage == "error":
+            fake_stripe.recover()
+        else:
+            fake_stripe.start()
+            settings.STRIPE_API_BASE = fake_stripe.base_url
+
+
+class _Student:
+    """A signed-in student talking to the live server over HTTP."""
+
+    def __init__(self, live_server, fake_clerk, clerk_user_id: str) -> None:
+        fake_clerk.add_user(clerk_user_id, email=f"{clerk_user_id}@example.com")
+        self.url = live_server.url
+        self.fake_clerk = fake_clerk
+        self.clerk_user_id = clerk_user_id
+
+    def post(self, path: str, data: dict | None = None) -> requests.Response:
+        return requests.post(
+            self.url + path,
+            json=data,
+            headers={
+                "Authorization": self.fake_clerk.authorization(self.clerk_user_id),
+                "Accept-Language": "en",
+            },
+            timeout=30,
+        )
+
+    def checkout(self, course: Course) -> requests.Response:
+        return self.post(f"/api/courses/{course.pk}/create_checkout/", FRONTEND_URLS)
+
+    def verify(self, session_id: str) -> requests.Response:
+        return self.post("/api/enrollments/verify_payment/", {"session_id": session_id})
+
+
+@pytest.fixture
+def student(live_server, fake_clerk, fake_stripe):
+    return _Student(live_server, fake_clerk, "user_buyer")
+
+
+@pytest.mark.parametrize("outage", ["error", "unreachable"])
+def test_stripe_failing_during_checkout_is_502_and_no_one_is_enrolled(
+    student, fake_stripe, settings, outage
+):
+    course = CourseFactory(price=Decimal("49.99"))
+    EnrollmentFactory(course=course, paid=True)
+    before = _enrollment_rows()
+
+    with stripe_outage(fake_stripe, settings, outage):
+        failed = student.checkout(course)
+        after = _enrollment_rows()
+    recovered = student.checkout(course)
+
+    _assert_clean_json_error(failed, 502)
+    # Only the student's pending row, written before Stripe on purpose, is new.
+    assert after[: len(before)] == before
+    assert [row["status"] for row in after[len(before) :]] == ["pending"]
+    assert recovered.status_code == 200
+    assert recovered.json()["url"]
+
+
+@pytest.mark.parametrize("outage", ["error", "unreachable"])
+def test_stripe_failing_during_verify_payment_is_502_then_it_enrolls(
+    student, fake_stripe, settings, outage
+):
+    course = CourseFactory(price=Decimal("49.99"))
+    session_id = student.checkout(course).json()["session_id"]
+    fake_stripe.session_pay(session_id)
+    before = _enrollment_rows()
+
+    with stripe_outage(fake_stripe, settings, outage):
+        failed = student.verify(session_id)
+        after = _enrollment_rows()
+    recovered = student.verify(session_id)
+
+    _assert_clean_json_error(failed, 502)
+    assert after == before
+    assert recovered.status_code == 200
+    assert recovered.json()["status"] == "paid"
+
+
+@pytest.mark.parametrize("outage", ["error", "unreachable"])
+def test_stripe_failing_during_a_refund_keeps_the_enrollment_paid(
+    student, fake_stripe, settings, outage
+):
+    course = CourseFactory(price=Decimal("49.99"))
+    session_id = student.checkout(course).json()["session_id"]
+    fake_stripe.session_pay(session_id)
+    enrollment_id = student.verify(session_id).json()["enrollment"]["id"]
+    before = _enrollment_rows()
+
+    with (
+        stripe_outage(fake_stripe, settings, outage),
+        pytest.raises(stripe_gateway.PaymentProviderError),
+    ):
+        enrollment_refund(enrollment_id=enrollment_id)
+    after = _enrollment_rows()
+    refunded = enrollment_refund(enrollment_id=enrollment_id)
+
+    assert after == before
+    assert refunded.status == Enrollment.Status.REFUNDED
+    assert len(fake_stripe.refunds) == 1
+
+
+# --- A webhook that fails halfway -----------------------------------------------------
+
+TRIGGER_MESSAGE = "enrollment writes refused for this test"
+
+
+@contextlib.contextmanager
+def enrollment_updates_refused() -> Iterator[None]:
+    """A database trigger that makes every UPDATE of an enrollment raise."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION hostile_refuse_update() RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                f" RAISE EXCEPTION '{TRIGGER_MESSAGE}'; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER hostile_refuse_update BEFORE UPDATE"
+                " ON courses_enrollment FOR EACH ROW"
+                " EXECUTE FUNCTION hostile_refuse_update()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER hostile_refuse_update BEFORE UPDATE"
+                " ON courses_enrollment"
+                f" BEGIN SELECT RAISE(ABORT, '{TRIGGER_MESSAGE}'); END"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "DROP TRIGGER hostile_refuse_update ON courses_enrollment"
+                )
+                cursor.execute("DROP FUNCTION hostile_refuse_update()")
+            else:
+                cursor.execute("DROP TRIGGER hostile_refuse_update")
+
+
+def _deliver(live_server, delivery) -> requests.Response:
+    return requests.post(
+        f"{live_server.url}/api/webhooks/stripe/",
+        data=delivery.payload,
+        headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": delivery.signature,
+        },
+        timeout=30,
+    )
+
+
+def test_webhook_failing_halfway_rolls_back_keeps_the_error_and_redelivery_works(
+    student, fake_stripe, live_server
+):
+    course = CourseFactory(price=Decimal("49.99"))
+    session_id = student.checkout(course).json()["session_id"]
+    session = fake_stripe.session_pay(session_id)
+    delivery = fake_stripe.webhook_delivery("checkout.session.completed", session)
+    before = _enrollment_rows()
+
+    with enrollment_updates_refused():
+        failed = _deliver(live_server, delivery)
+        after = _enrollment_rows()
+        event_after_failure = StripeEvent.objects.get(pk=delivery.event["id"])
+    redelivered = _deliver(live_server, delivery)
+    repeated = _deliver(live_server, delivery)
+
+    _assert_clean_json_error(failed, 500)
+    assert after == before
+    assert event_after_failure.processed_at is None
+    assert event_after_failure.attempts == 1
+    assert TRIGGER_MESSAGE in event_after_failure.last_error
+    assert redelivered.status_code == 200
+    assert repeated.json() == {"detail": "duplicate"}
+    event = StripeEvent.objects.get(pk=delivery.event["id"])
+    assert event.processed_at is not None
+    assert event.attempts == 2
+    assert event.last_error == ""
+    enrollment = Enrollment.objects.get(stripe_session_id=session_id)
+    assert enrollment.status == Enrollment.Status.PAID
+    assert enrollment.price_paid == Decimal("49.99")

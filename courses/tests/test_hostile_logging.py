@@ -5,6 +5,8 @@ import logging
 
 import pytest
 
+from courses.tests.factories import CourseFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -103,3 +105,40 @@ def test_refused_token_is_logged_without_it_or_a_user(fake_clerk, api_client, ca
     assert response.status_code == 401
     assert _request_lines(caplog)[0]["user_id"] is None
     assert token not in caplog.text
+
+
+def test_webhooks_leave_no_secret_signature_or_payload_in_the_logs(
+    fake_stripe, api_client, caplog
+):
+    course = CourseFactory()
+    session = fake_stripe.checkout_session_add(
+        amount=4999,
+        metadata={"course_id": str(course.pk), "clerk_user_id": "user_paying"},
+        customer_email="private.buyer@example.com",
+    )
+    session = fake_stripe.session_pay(
+        session["id"],
+        customer_email="private.buyer@example.com",
+        customer_name="Private Buyer",
+    )
+    good = fake_stripe.webhook_delivery("checkout.session.completed", session)
+    forged = fake_stripe.webhook_delivery(
+        "checkout.session.completed", session, secret="whsec_forged_secret"
+    )
+    caplog.set_level(logging.DEBUG)
+
+    accepted = api_client.post("/api/webhooks/stripe/", good.payload, **good.headers)
+    refused = api_client.post("/api/webhooks/stripe/", forged.payload, **forged.headers)
+
+    assert (accepted.status_code, refused.status_code) == (200, 400)
+    assert [line["status"] for line in _request_lines(caplog)] == [200, 400]
+    for secret in (
+        fake_stripe.webhook_secret,
+        "whsec_forged_secret",
+        good.signature.split("v1=")[1],
+        forged.signature.split("v1=")[1],
+        good.payload.decode(),
+        "private.buyer@example.com",
+        "Private Buyer",
+    ):
+        assert secret not in caplog.text
