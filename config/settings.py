@@ -202,11 +202,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "courses.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "courses.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "courses.exceptions.api_exception_handler",
+    "DEFAULT_FILTER_BACKENDS": ["courses.filters.FilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON_RATE", "120/minute"),
@@ -214,6 +220,10 @@ REST_FRAMEWORK = {
         "checkout": env_str("THROTTLE_CHECKOUT_RATE", "10/minute"),
     },
 }
+
+# Seconds the catalog's page count is shared before COUNT(*) runs again (0 = never
+# cached): a new or withdrawn course reaches `count` at most this late.
+CATALOG_COUNT_CACHE_SECONDS = env_int("CATALOG_COUNT_CACHE_SECONDS", 60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Course Platform API",

@@ -27,7 +27,6 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -124,21 +123,6 @@ class ClerkJWTAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
-
-
-class ClerkJWTAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Documents the Bearer scheme in the OpenAPI schema."""
-
-    target_class = "courses.authentication.ClerkJWTAuthentication"
-    name = "ClerkSessionToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "Clerk session token: `await getToken()` in the frontend.",
-        }
 
 
 # --- The header and the token ----------------------------------------------------

@@ -1,8 +1,19 @@
 """API errors with a stable JSON shape: {"detail": "..."} (DRF's own form)."""
 
+import logging
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+# Long enough for a restarted or failed-over database to come back.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ServiceUnavailable(APIException):
@@ -25,3 +36,36 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("The request conflicts with the current state.")
     default_code = "conflict"
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus: a lost database is a 503 with a retry hint, not a 500.
+
+    Everything else DRF does not handle re-raises and reaches handler500.
+    """
+    # Imported here: this module is imported by the authentication class,
+    # which DRF loads while rest_framework.views is still being imported.
+    from rest_framework.views import exception_handler
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The message can hold host names and credentials: log it, never send it.
+        logger.error("Database unavailable: %s", type(exc).__name__, exc_info=exc)
+        exc = ServiceUnavailable()
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, ServiceUnavailable):
+        response.headers.setdefault("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS))
+    return response
+
+
+def handler404(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    """JSON for a URL that matches no route (DRF views answer their own 404s)."""
+    return JsonResponse({"detail": str(NotFound.default_detail)}, status=404)
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    """JSON for an unhandled exception; the traceback goes to the log only."""
+    return JsonResponse(
+        {"detail": str(_("A server error occurred. Try again later."))}, status=500
+    )

@@ -1,8 +1,15 @@
-"""API routes, all under /api/ (the tutorial's paths)."""
+"""API routes, all under /api/ (the tutorial's paths).
 
-from django.urls import path
+Explicit paths come first, the router last: a path such as
+courses/<id>/create_checkout/ must be matched before the router's patterns.
+"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
 from courses.views.account import me
+from courses.views.catalog import CourseViewSet, EnrollmentViewSet, my_courses
 from courses.views.health import health_check
 from courses.views.payments import (
     CreateCheckoutView,
@@ -13,11 +20,15 @@ from courses.webhooks import stripe_webhook
 
 app_name = "courses"
 
+router = SimpleRouter()
+router.register("courses", CourseViewSet, basename="course")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+
 urlpatterns = [
     path("health/", health_check, name="health-check"),
     path("me/", me, name="me"),
-    # Payment paths come before any router include: a router's
-    # enrollments/{pk}/ would otherwise swallow enrollments/verify_payment/.
+    # Payment paths come before the router: its enrollments/{pk}/ would
+    # otherwise swallow enrollments/verify_payment/.
     path(
         "courses/<int:pk>/create_checkout/",
         CreateCheckoutView.as_view(),
@@ -34,4 +45,15 @@ urlpatterns = [
         name="enrollment-verify-payment",
     ),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("my-courses/", my_courses, name="my-courses"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="courses:schema"),
+        name="swagger-ui",
+    ),
+]
+
+urlpatterns += [
+    path("", include(router.urls)),
 ]

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from courses import stripe_gateway
+from courses.schema import ErrorSerializer
 from courses.services.payments import (
     HANDLED_EVENT_TYPES,
     EventOutcome,
@@ -44,10 +45,12 @@ WebhookAnswer = inline_serializer(
     responses={
         200: OpenApiResponse(WebhookAnswer, description="Processed, or a repeat"),
         400: OpenApiResponse(
-            WebhookAnswer, description="Missing, bad or old signature"
+            ErrorSerializer, description="Missing, bad or old signature"
         ),
-        500: OpenApiResponse(WebhookAnswer, description="Failed; Stripe will retry"),
-        503: OpenApiResponse(WebhookAnswer, description="No webhook secret configured"),
+        500: OpenApiResponse(ErrorSerializer, description="Failed; Stripe will retry"),
+        503: OpenApiResponse(
+            ErrorSerializer, description="No webhook secret configured"
+        ),
     },
     tags=["webhooks"],
 )

@@ -1,12 +1,26 @@
 """Output serializers for courses and enrollments (the tutorial's fields)."""
 
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from courses.models import Course, Enrollment
 
 
 class CourseListSerializer(serializers.ModelSerializer):
-    enrollment_count = serializers.IntegerField(read_only=True)
+    """A course as listed in the catalog."""
+
+    # Plain fields only (the list is the hot path): enrollment_count and
+    # is_enrolled are annotations from courses.selectors.course_list_public.
+    enrollment_count = serializers.IntegerField(
+        read_only=True, help_text=_("Paid enrollments")
+    )
+    is_enrolled = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text=_("Whether the caller has paid for this course"),
+    )
 
     class Meta:
         model = Course
@@ -19,13 +33,23 @@ class CourseListSerializer(serializers.ModelSerializer):
             "duration_hours",
             "thumbnail_url",
             "enrollment_count",
+            "is_enrolled",
         ]
+        read_only_fields = fields
 
 
 class CourseSerializer(serializers.ModelSerializer):
-    enrollment_count = serializers.IntegerField(read_only=True)
-    # Filled by an Exists() annotation in the view's queryset; False when absent.
-    is_enrolled = serializers.SerializerMethodField()
+    """A course's detail page."""
+
+    enrollment_count = serializers.IntegerField(
+        read_only=True, help_text=_("Paid enrollments")
+    )
+    # An Exists() annotation for signed-in callers; absent (False) otherwise.
+    is_enrolled = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text=_("Whether the caller has paid for this course"),
+    )
 
     class Meta:
         model = Course
@@ -44,9 +68,7 @@ class CourseSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_is_enrolled(self, obj: Course) -> bool:
-        return bool(getattr(obj, "is_enrolled", False))
+        read_only_fields = fields
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
@@ -76,6 +98,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 
 class StudentEnrollmentSerializer(serializers.ModelSerializer):
+    """One of the caller's enrollments, with its course."""
+
     course = CourseSerializer(read_only=True)
 
     class Meta:
@@ -90,3 +114,14 @@ class StudentEnrollmentSerializer(serializers.ModelSerializer):
             "paid_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Enrollment) -> dict[str, Any]:
+        # courses.selectors.enrollment_list_for_student annotates the course's
+        # count on the enrollment row (the course comes from select_related,
+        # which cannot carry annotations): hand it to the nested course.
+        course = instance.course
+        count = getattr(instance, "course_paid_enrollment_count", None)
+        if count is not None:
+            course.paid_enrollment_count = count
+        course.is_enrolled = instance.status == Enrollment.Status.PAID
+        return super().to_representation(instance)

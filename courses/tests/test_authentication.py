@@ -593,7 +593,7 @@ def test_schema_documents_me_with_the_bearer_scheme():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     operation = schema["paths"]["/api/me/"]["get"]
-    scheme = schema["components"]["securitySchemes"]["ClerkSessionToken"]
-    assert {"ClerkSessionToken": []} in operation["security"]
+    scheme = schema["components"]["securitySchemes"]["ClerkBearer"]
+    assert {"ClerkBearer": []} in operation["security"]
     assert scheme["scheme"] == "bearer"
     assert "200" in operation["responses"]

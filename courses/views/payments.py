@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from courses import stripe_gateway
 from courses.exceptions import BadGateway, ServiceUnavailable
 from courses.models import Course, Enrollment
+from courses.schema import ErrorSerializer
 from courses.serializers.catalog import StudentEnrollmentSerializer
 from courses.serializers.payments import (
     CheckoutStartInputSerializer,
@@ -28,11 +29,6 @@ from courses.serializers.payments import (
 from courses.services import payments
 
 logger = logging.getLogger(__name__)
-
-
-ErrorSerializer = inline_serializer(
-    "PaymentError", fields={"detail": serializers.CharField()}
-)
 
 
 def _error(description: str) -> OpenApiResponse:

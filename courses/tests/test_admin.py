@@ -1,0 +1,480 @@
+import csv
+import io
+import re
+import threading
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.urls import reverse
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext
+
+from courses.admin import CourseAdmin
+from courses.models import Course, Enrollment
+from courses.services.enrollments import (
+    enrollment_export_csv,
+    enrollment_mark_paid_by_staff,
+    enrollment_mark_unpaid_by_staff,
+)
+from courses.tests.factories import CourseFactory, EnrollmentFactory
+
+pytestmark = pytest.mark.django_db
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+XSS_EMAIL = '"><script>alert(2)</script>@example.com'
+
+COURSE_CHANGELIST = reverse("admin:courses_course_changelist")
+ENROLLMENT_CHANGELIST = reverse("admin:courses_enrollment_changelist")
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory):
+    """The admin's static files as `collectstatic` writes them for production."""
+    root = tmp_path_factory.mktemp("staticfiles")
+    with override_settings(STATIC_ROOT=root):
+        call_command("collectstatic", "--noinput", verbosity=0)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _production_static(settings, collected_static):
+    # DEBUG is off in tests, so templates need the manifest that collectstatic
+    # writes, exactly as under gunicorn.
+    settings.STATIC_ROOT = collected_static
+
+
+def _course_change_url(course: Course) -> str:
+    return reverse("admin:courses_course_change", args=[course.pk])
+
+
+def _run_action(client, action: str, enrollments: list[Enrollment]):
+    return client.post(
+        ENROLLMENT_CHANGELIST,
+        {"action": action, "_selected_action": [e.pk for e in enrollments]},
+        follow=True,
+    )
+
+
+def _csv_rows(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(body)))
+
+
+# --- Course admin ---------------------------------------------------------------
+
+
+def test_course_changelist_costs_the_same_queries_with_5_and_50_courses(
+    admin_client,
+):
+    for course in CourseFactory.create_batch(5):
+        EnrollmentFactory(course=course, paid=True)
+    with CaptureQueriesContext(connection) as with_5:
+        response_5 = admin_client.get(COURSE_CHANGELIST)
+    for course in CourseFactory.create_batch(45):
+        EnrollmentFactory.create_batch(2, course=course, paid=True)
+
+    with CaptureQueriesContext(connection) as with_50:
+        response_50 = admin_client.get(COURSE_CHANGELIST)
+
+    assert response_5.status_code == response_50.status_code == 200
+    assert response_50.content.count(b'class="enrollment-badge"') == 50
+    assert len(with_50.captured_queries) == len(with_5.captured_queries)
+
+
+def test_course_badge_counts_paid_enrollments_only(admin_client):
+    course = CourseFactory(title="Django")
+    EnrollmentFactory.create_batch(3, course=course, paid=True)
+    EnrollmentFactory(course=course)
+    EnrollmentFactory(course=course, status=Enrollment.Status.REFUNDED)
+
+    response = admin_client.get(COURSE_CHANGELIST)
+
+    badge = re.search(
+        rb'class="enrollment-badge"[^>]*background-color: (#\w+);[^>]*>(\d+)<',
+        response.content,
+    )
+    assert badge.group(2) == b"3"
+    assert badge.group(1) == b"#b45309"
+
+
+@pytest.mark.parametrize(
+    ("paid", "colour"), [(0, "#6b7280"), (9, "#b45309"), (10, "#15803d")]
+)
+def test_course_badge_colour_follows_the_count(admin_client, paid, colour):
+    course = CourseFactory()
+    EnrollmentFactory.create_batch(paid, course=course, paid=True)
+
+    response = admin_client.get(_course_change_url(course))
+
+    assert f"background-color: {colour};" in response.content.decode()
+    assert f">{paid}</span>" in response.content.decode()
+
+
+def test_course_change_page_lists_enrollments_in_a_fixed_number_of_queries(
+    admin_client,
+):
+    small = CourseFactory()
+    EnrollmentFactory(course=small)
+    large = CourseFactory()
+    EnrollmentFactory.create_batch(30, course=large)
+    with CaptureQueriesContext(connection) as for_one:
+        admin_client.get(_course_change_url(small))
+
+    with CaptureQueriesContext(connection) as for_thirty:
+        response = admin_client.get(_course_change_url(large))
+
+    assert len(for_thirty.captured_queries) == len(for_one.captured_queries)
+    table = response.content.decode().split('class="enrollment-list"')[1]
+    assert table.count("<tr>") == 31  # header + one row per enrollment
+
+
+def test_course_change_page_caps_the_table_and_links_to_the_full_list(
+    admin_client, monkeypatch
+):
+    monkeypatch.setattr("courses.admin.ENROLLMENT_TABLE_LIMIT", 2)
+    course = CourseFactory()
+    EnrollmentFactory.create_batch(3, course=course)
+
+    response = admin_client.get(_course_change_url(course))
+
+    html = response.content.decode()
+    assert html.split('class="enrollment-list"')[1].count("<tr>") == 3
+    assert escape(f"{ENROLLMENT_CHANGELIST}?course__id__exact={course.pk}") in html
+
+
+def test_course_change_page_without_enrollments_says_so(admin_client):
+    course = CourseFactory()
+
+    response = admin_client.get(_course_change_url(course))
+
+    assert response.status_code == 200
+    assert 'class="enrollment-list"' not in response.content.decode()
+
+
+def test_course_add_page_prepopulates_the_slug_from_the_title(admin_client):
+    response = admin_client.get(reverse("admin:courses_course_add"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert escape('"id": "#id_slug"') in html
+    assert escape('"dependency_ids": ["#id_title"]') in html
+
+
+def test_course_changelist_filters_and_searches(admin_client):
+    CourseFactory(title="Python basics", is_active=True)
+    CourseFactory(title="Rust basics", is_active=False)
+
+    searched = admin_client.get(COURSE_CHANGELIST, {"q": "python"})
+    filtered = admin_client.get(COURSE_CHANGELIST, {"is_active__exact": "0"})
+
+    assert b"Python basics" in searched.content
+    assert b"Rust basics" not in searched.content
+    assert b"Rust basics" in filtered.content
+    assert b"Python basics" not in filtered.content
+
+
+# --- Escaping ---------------------------------------------------------------------
+
+
+def test_student_name_and_email_are_escaped_on_the_course_page(admin_client):
+    enrollment = EnrollmentFactory(student_name=XSS_NAME, student_email=XSS_EMAIL)
+
+    response = admin_client.get(_course_change_url(enrollment.course))
+
+    html = response.content.decode()
+    assert XSS_NAME not in html
+    assert "<script>alert(2)" not in html
+    assert escape(XSS_NAME) in html
+    assert escape(XSS_EMAIL) in html
+
+
+def test_student_name_and_email_are_escaped_in_the_enrollment_list(admin_client):
+    EnrollmentFactory(student_name=XSS_NAME, student_email=XSS_EMAIL)
+
+    response = admin_client.get(ENROLLMENT_CHANGELIST)
+
+    html = response.content.decode()
+    assert XSS_NAME not in html
+    assert "<script>alert(2)" not in html
+    assert escape(XSS_NAME) in html
+
+
+# --- Enrollment admin -------------------------------------------------------------
+
+
+def test_enrollment_changelist_costs_the_same_queries_with_2_and_20_rows(
+    admin_client,
+):
+    EnrollmentFactory.create_batch(2)
+    with CaptureQueriesContext(connection) as with_2:
+        admin_client.get(ENROLLMENT_CHANGELIST)
+    EnrollmentFactory.create_batch(18)
+
+    with CaptureQueriesContext(connection) as with_20:
+        admin_client.get(ENROLLMENT_CHANGELIST)
+
+    # The course filter lists every course, one query whatever their number.
+    assert len(with_20.captured_queries) == len(with_2.captured_queries)
+
+
+def test_enrollment_changelist_filters_by_status(admin_client):
+    EnrollmentFactory(student_name="Paid Student", paid=True)
+    EnrollmentFactory(student_name="Pending Student")
+
+    response = admin_client.get(ENROLLMENT_CHANGELIST, {"status__exact": "paid"})
+
+    assert b"Paid Student" in response.content
+    assert b"Pending Student" not in response.content
+
+
+def test_enrollment_status_cannot_be_edited_in_the_form(admin_client):
+    enrollment = EnrollmentFactory()
+    url = reverse("admin:courses_enrollment_change", args=[enrollment.pk])
+
+    response = admin_client.post(
+        url,
+        {
+            "student_email": "new@example.com",
+            "student_name": "New Name",
+            "price_paid": "10.00",
+            "status": "paid",
+            "is_paid": "on",
+        },
+    )
+
+    enrollment.refresh_from_db()
+    assert response.status_code == 302
+    assert enrollment.student_name == "New Name"
+    assert enrollment.status == Enrollment.Status.PENDING
+    assert enrollment.is_paid is False
+
+
+def test_mark_as_paid_action_marks_pending_paid_and_logs_it(admin_client, admin_user):
+    pending = EnrollmentFactory()
+    failed = EnrollmentFactory(status=Enrollment.Status.FAILED)
+    already_paid = EnrollmentFactory(paid=True)
+    refunded = EnrollmentFactory(status=Enrollment.Status.REFUNDED)
+
+    response = _run_action(
+        admin_client, "mark_as_paid", [pending, failed, already_paid, refunded]
+    )
+
+    statuses = dict(Enrollment.objects.values_list("pk", "status"))
+    assert statuses == {
+        pending.pk: "paid",
+        failed.pk: "paid",
+        already_paid.pk: "paid",
+        refunded.pk: "refunded",
+    }
+    assert set(
+        Enrollment.objects.filter(is_paid=True).values_list("pk", flat=True)
+    ) == {
+        pending.pk,
+        failed.pk,
+        already_paid.pk,
+    }
+    entries = LogEntry.objects.filter(action_flag=CHANGE)
+    assert sorted(int(e.object_id) for e in entries) == sorted([pending.pk, failed.pk])
+    assert {e.user_id for e in entries} == {admin_user.pk}
+    assert {e.change_message for e in entries} == {
+        "Status changed from pending to paid by a staff action.",
+        "Status changed from failed to paid by a staff action.",
+    }
+    levels = [m.level_tag for m in response.context["messages"]]
+    assert levels == ["success", "warning"]
+
+
+def test_mark_as_unpaid_action_resets_paid_enrollments_and_logs_it(
+    admin_client, admin_user
+):
+    paid = EnrollmentFactory(paid=True)
+    pending = EnrollmentFactory()
+
+    _run_action(admin_client, "mark_as_unpaid", [paid, pending])
+
+    paid.refresh_from_db()
+    pending.refresh_from_db()
+    assert (paid.status, paid.is_paid, paid.paid_at) == ("pending", False, None)
+    assert pending.status == "pending"
+    entry = LogEntry.objects.get()
+    assert entry.object_id == str(paid.pk)
+    assert entry.user_id == admin_user.pk
+    assert entry.action_flag == CHANGE
+    assert entry.change_message == (
+        "Status changed from paid to pending by a staff action."
+    )
+
+
+def test_payment_actions_need_the_change_permission(client):
+    viewer = User.objects.create_user(
+        "viewer", password="pw-viewer-1234", is_staff=True
+    )
+    viewer.user_permissions.add(Permission.objects.get(codename="view_enrollment"))
+    client.force_login(viewer)
+    enrollment = EnrollmentFactory()
+
+    page = client.get(ENROLLMENT_CHANGELIST)
+    _run_action(client, "mark_as_paid", [enrollment])
+
+    enrollment.refresh_from_db()
+    assert b'value="mark_as_paid"' not in page.content
+    assert b'value="export_as_csv"' in page.content
+    assert enrollment.status == Enrollment.Status.PENDING
+    assert not LogEntry.objects.exists()
+
+
+def test_export_as_csv_returns_the_selected_rows(admin_client):
+    course = CourseFactory(title='Django, the "web" framework')
+    chosen = EnrollmentFactory(
+        course=course,
+        student_name="Zoé Tremblay",
+        student_email="zoe@example.com",
+        price_paid=Decimal("39.90"),
+        paid=True,
+    )
+    EnrollmentFactory(course=course, student_name="Not Selected")
+
+    response = admin_client.post(
+        ENROLLMENT_CHANGELIST,
+        {"action": "export_as_csv", "_selected_action": [chosen.pk]},
+    )
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="enrollments-'
+    )
+    header, *rows = _csv_rows(response)
+    assert len(header) == 8
+    assert rows == [
+        [
+            "Zoé Tremblay",
+            "zoe@example.com",
+            'Django, the "web" framework',
+            str(Enrollment.Status.PAID.label),
+            "39.90",
+            rows[0][5],
+            rows[0][6],
+            "",
+        ]
+    ]
+    assert rows[0][5]
+    assert rows[0][6]
+
+
+def test_export_as_csv_neutralises_formulas(admin_client):
+    names = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\t=1", "Plain"]
+    enrollments = [EnrollmentFactory(student_name=name) for name in names]
+
+    response = admin_client.post(
+        ENROLLMENT_CHANGELIST,
+        {"action": "export_as_csv", "_selected_action": [e.pk for e in enrollments]},
+    )
+
+    exported = sorted(row[0] for row in _csv_rows(response)[1:])
+    assert exported == sorted(
+        ['\'=HYPERLINK("http://x")', "'+1+1", "'-2", "'@SUM(A1)", "'\t=1", "Plain"]
+    )
+
+
+def test_site_titles_come_from_the_catalog(admin_client):
+    with translation.override("fr"):
+        header = gettext("Course Platform administration")
+        index_title = gettext("Dashboard")
+    response = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    html = response.content.decode()
+    assert escape(header) in html
+    assert escape(index_title) in html
+
+
+def test_admin_css_is_served_by_whitenoise_with_debug_off(client):
+    login = client.get(reverse("admin:login"))
+    css_url = re.search(
+        r'href="(/static/admin/css/base\.[0-9a-f]+\.css)"', login.content.decode()
+    )
+
+    response = client.get(css_url.group(1))
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert "immutable" in response["Cache-Control"]
+
+
+# --- Services ----------------------------------------------------------------------
+
+
+def test_enrollment_mark_paid_by_staff_returns_changed_and_skipped(admin_user):
+    pending = EnrollmentFactory()
+    paid = EnrollmentFactory(paid=True)
+
+    result = enrollment_mark_paid_by_staff(
+        enrollment_ids=[pending.pk, paid.pk], user=admin_user
+    )
+
+    assert [e.pk for e in result.changed] == [pending.pk]
+    assert [e.pk for e in result.skipped] == [paid.pk]
+
+
+def test_enrollment_mark_unpaid_by_staff_ignores_unknown_ids(admin_user):
+    result = enrollment_mark_unpaid_by_staff(enrollment_ids=[999_999], user=admin_user)
+
+    assert result.changed == result.skipped == []
+    assert not LogEntry.objects.exists()
+
+
+def test_enrollment_export_csv_quotes_separators_and_newlines():
+    EnrollmentFactory(student_name='Line one\nLine "two", three')
+
+    body = "".join(enrollment_export_csv(enrollments=Enrollment.objects.all()))
+
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[1][0] == 'Line one\nLine "two", three'
+    assert body.endswith("\r\n")
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_mark_paid_changes_and_logs_once(admin_user):
+    enrollment = EnrollmentFactory()
+    results = []
+    barrier = threading.Barrier(2)
+
+    def mark():
+        barrier.wait()
+        try:
+            results.append(
+                enrollment_mark_paid_by_staff(
+                    enrollment_ids=[enrollment.pk], user=admin_user
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=mark) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(len(r.changed) for r in results) == [0, 1]
+    assert LogEntry.objects.count() == 1
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+
+
+def test_course_changelist_sorts_by_enrollment_count(admin_client):
+    popular = CourseFactory(title="Popular")
+    EnrollmentFactory.create_batch(3, course=popular, paid=True)
+    CourseFactory(title="Quiet")
+    column = CourseAdmin.list_display.index("enrollment_count_display") + 1
+
+    response = admin_client.get(COURSE_CHANGELIST, {"o": f"-{column}"})
+
+    titles = [course.title for course in response.context["cl"].result_list]
+    assert titles == ["Popular", "Quiet"]

@@ -1,0 +1,241 @@
+"""The staff admin driven through Debian's Chromium, against a live server.
+
+Each page visited is saved as artifacts/screenshots/<test>-<step>.png.
+"""
+
+import csv
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Permission, User
+from django.db import connections
+from playwright.sync_api import Page, expect, sync_playwright
+
+from courses.models import Course, Enrollment
+from courses.tests.factories import CourseFactory, EnrollmentFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "artifacts" / "screenshots"
+XSS_NAME = "<img src=x onerror=alert(1)>"
+STAFF_PASSWORD = "staff-password-for-tests-only"
+
+
+@pytest.fixture(autouse=True)
+def _browser_settings(settings, monkeypatch):
+    # Playwright's sync API keeps an event loop running in this thread, which
+    # makes Django refuse ORM calls here unless told they are safe (they are:
+    # nothing else runs in this thread).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The live server serves static files from the apps' folders, by their
+    # plain names; the hashed names of the production manifest are covered by
+    # test_admin.py::test_admin_css_is_served_by_whitenoise_with_debug_off.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+
+@pytest.fixture
+def page(live_server):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        context = browser.new_context(
+            locale="fr-FR", viewport={"width": 1280, "height": 900}
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            # While Playwright's loop runs, Django keeps this thread's database
+            # connections apart from the usual ones (per async context): close
+            # them here, or they outlive the test database.
+            connections.close_all()
+
+
+@pytest.fixture
+def screenshot(request):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Page, step: str) -> None:
+        name = re.sub(r"[^\w.-]+", "_", f"{request.node.name}-{step}")
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def staff_user() -> User:
+    """A staff member who may look after courses and enrollments, not a superuser."""
+    user = User.objects.create_user(
+        "staff", "staff@example.com", STAFF_PASSWORD, is_staff=True
+    )
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="courses",
+            codename__in=[
+                "add_course",
+                "change_course",
+                "view_course",
+                "view_enrollment",
+                "change_enrollment",
+            ],
+        )
+    )
+    return user
+
+
+def _log_in(page: Page, live_server, screenshot, user: User) -> None:
+    page.goto(f"{live_server.url}/admin/")
+    screenshot(page, "login")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_be_visible()
+    screenshot(page, "dashboard")
+
+
+def _run_action(page: Page, action: str, enrollments: list[Enrollment]) -> None:
+    for enrollment in enrollments:
+        page.check(f"input[name=_selected_action][value='{enrollment.pk}']")
+    page.select_option("select[name=action]", action)
+
+
+def test_admin_css_loads_with_debug_off(page, live_server, screenshot, staff_user):
+    statuses = {}
+    page.on("response", lambda r: statuses.setdefault(r.url, r.status))
+
+    _log_in(page, live_server, screenshot, staff_user)
+
+    assert django_settings.DEBUG is False
+    assert statuses[f"{live_server.url}/static/admin/css/base.css"] == 200
+    header_colour = page.eval_on_selector(
+        "#header", "e => getComputedStyle(e).backgroundColor"
+    )
+    assert header_colour not in ("", "rgba(0, 0, 0, 0)")
+
+
+def test_staff_creates_a_course_by_typing_title_price_and_description(
+    page, live_server, screenshot, staff_user
+):
+    _log_in(page, live_server, screenshot, staff_user)
+    page.goto(f"{live_server.url}/admin/courses/course/add/")
+
+    # Typed key by key: the slug is filled by the admin's JavaScript on keyup.
+    page.locator("#id_title").press_sequentially("Découvrir Playwright")
+    page.fill("#id_price", "49.00")
+    page.fill("#id_description", "Tester une interface dans un vrai navigateur.")
+    expect(page.locator("#id_slug")).to_have_value("decouvrir-playwright")
+    screenshot(page, "add-form")
+    page.click("input[name=_save]")
+
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    screenshot(page, "saved")
+    course = Course.objects.get(slug="decouvrir-playwright")
+    assert course.title == "Découvrir Playwright"
+    assert course.price == Decimal("49.00")
+    assert course.is_active is True
+    api = page.request.get(f"{live_server.url}/api/courses/")
+    assert api.status == 200
+    assert "Découvrir Playwright" in [c["title"] for c in api.json()["results"]]
+
+
+def test_course_page_shows_the_badge_and_the_enrollments_as_text(
+    page, live_server, screenshot, staff_user
+):
+    course = CourseFactory(title="Sécurité web")
+    EnrollmentFactory.create_batch(2, course=course, paid=True)
+    EnrollmentFactory(course=course, student_name=XSS_NAME)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _log_in(page, live_server, screenshot, staff_user)
+
+    page.goto(f"{live_server.url}/admin/courses/course/")
+    screenshot(page, "course-list")
+    expect(page.locator(".enrollment-badge")).to_have_text("2")
+
+    page.goto(f"{live_server.url}/admin/courses/course/{course.pk}/change/")
+    screenshot(page, "course-page")
+    badge = page.locator(".field-enrollment_count_display .enrollment-badge")
+    expect(badge).to_have_text("2")
+    table = page.locator("table.enrollment-list")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table.get_by_text(XSS_NAME, exact=True)).to_be_visible()
+    assert page.locator("img[src=x]").count() == 0
+
+    page.goto(f"{live_server.url}/admin/courses/enrollment/")
+    screenshot(page, "enrollment-list")
+    expect(page.get_by_text(XSS_NAME, exact=True)).to_be_visible()
+    assert page.locator("img[src=x]").count() == 0
+    assert dialogs == []
+
+
+def test_mark_as_paid_turns_a_pending_enrollment_paid_and_logs_it(
+    page, live_server, screenshot, staff_user
+):
+    enrollment = EnrollmentFactory(student_name="Léa Martin")
+    _log_in(page, live_server, screenshot, staff_user)
+    page.goto(f"{live_server.url}/admin/courses/enrollment/")
+
+    _run_action(page, "mark_as_paid", [enrollment])
+    screenshot(page, "selected")
+    page.click("button[name=index]")
+
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    expect(page.locator(".enrollment-status-paid")).to_have_count(1)
+    screenshot(page, "done")
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+    assert enrollment.is_paid is True
+    assert enrollment.paid_at is not None
+    entry = LogEntry.objects.get(object_id=str(enrollment.pk))
+    assert entry.user == staff_user
+    assert entry.action_flag == CHANGE
+    page.goto(f"{live_server.url}/admin/courses/enrollment/{enrollment.pk}/history/")
+    screenshot(page, "history")
+    expect(page.locator("#change-history")).to_contain_text("pending to paid")
+
+
+def test_csv_export_downloads_the_selected_rows(
+    page, live_server, screenshot, staff_user
+):
+    course = CourseFactory(title="Analyse de données")
+    first = EnrollmentFactory(course=course, student_name="Ana Gomes", paid=True)
+    second = EnrollmentFactory(course=course, student_name="=1+1")
+    EnrollmentFactory(course=course, student_name="Not Selected")
+    _log_in(page, live_server, screenshot, staff_user)
+    page.goto(f"{live_server.url}/admin/courses/enrollment/")
+
+    _run_action(page, "export_as_csv", [first, second])
+    screenshot(page, "selected")
+    with page.expect_download() as download_info:
+        page.click("button[name=index]")
+    download = download_info.value
+
+    assert re.fullmatch(r"enrollments-\d{8}-\d{6}\.csv", download.suggested_filename)
+    body = Path(download.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert len(rows) == 3
+    assert sorted(row[0] for row in rows[1:]) == ["'=1+1", "Ana Gomes"]
+    assert {row[2] for row in rows[1:]} == {"Analyse de données"}

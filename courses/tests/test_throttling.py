@@ -1,0 +1,79 @@
+"""Anonymous and signed-in rates from the settings; 429 JSON with Retry-After."""
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.settings import api_settings
+from rest_framework.throttling import (
+    AnonRateThrottle,
+    SimpleRateThrottle,
+    UserRateThrottle,
+)
+
+from courses.authentication import ClerkUser
+from courses.tests.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def low_rates(monkeypatch):
+    """DRF's throttles copy the rates when rest_framework is imported, so the
+    `settings` fixture cannot lower them: set them on the throttle class."""
+    rates = {"anon": "2/minute", "user": "3/minute", "checkout": "1/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    return rates
+
+
+def test_the_default_throttles_are_the_anonymous_and_signed_in_ones():
+    assert AnonRateThrottle in api_settings.DEFAULT_THROTTLE_CLASSES
+    assert UserRateThrottle in api_settings.DEFAULT_THROTTLE_CLASSES
+
+
+def test_throttle_rates_come_from_the_environment_variables():
+    rates = django_settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+
+    # pytest.ini sets the THROTTLE_*_RATE variables for the test run.
+    assert rates == {
+        "anon": os.environ["THROTTLE_ANON_RATE"],
+        "user": os.environ["THROTTLE_USER_RATE"],
+        "checkout": os.environ["THROTTLE_CHECKOUT_RATE"],
+    }
+    assert rates == SimpleRateThrottle.THROTTLE_RATES
+
+
+def test_anonymous_caller_over_the_rate_gets_a_json_429_with_retry_after(
+    api_client, low_rates
+):
+    CourseFactory()
+    for _ in range(2):
+        assert api_client.get("/api/courses/").status_code == 200
+
+    response = api_client.get("/api/courses/")
+
+    assert response.status_code == 429
+    assert set(response.json()) == {"detail"}
+    assert 0 < int(response["Retry-After"]) <= 60
+
+
+def test_signed_in_caller_has_its_own_rate_per_user(api_client, low_rates):
+    CourseFactory()
+    api_client.force_authenticate(user=ClerkUser(clerk_user_id="user_a"))
+    for _ in range(3):
+        assert api_client.get("/api/my-courses/").status_code == 200
+
+    throttled = api_client.get("/api/courses/")
+    api_client.force_authenticate(user=ClerkUser(clerk_user_id="user_b"))
+    other_user = api_client.get("/api/courses/")
+
+    assert throttled.status_code == 429
+    assert "Retry-After" in throttled
+    assert other_user.status_code == 200
+
+
+def test_health_check_is_never_throttled(api_client, low_rates):
+    for _ in range(5):
+        response = api_client.get("/api/health/")
+
+    assert response.status_code == 200
