@@ -4,15 +4,14 @@ RequestLogMiddleware logs what an operator needs (method, path, status,
 duration, Clerk user id) and nothing a client sent beyond the path: no query
 string, headers or body, so tokens, webhook signatures and payloads stay out
 of the logs. ApiInputGuardMiddleware refuses, before any view runs, request
-bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and NUL bytes in the path or
-query string (400), with DRF's JSON error shape.
+bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and NUL bytes in the path
+(404), with DRF's JSON error shape.
 """
 
 import json
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -68,38 +67,39 @@ def _json_error(detail: str, status: int) -> JsonResponse:
 
 
 class ApiInputGuardMiddleware:
-    """Refuse oversized bodies (413) and NUL bytes (400) before any view runs.
+    """Refuse oversized bodies (413) and NUL bytes in the path (404) up front.
 
     Django only enforces DATA_UPLOAD_MAX_MEMORY_SIZE when `request.body` is
     read, and answers a bare 400; DRF's parsers read the stream without that
     check at all. The Content-Length header is checked here instead, for
-    every path, so the webhook and the JSON endpoints share one limit.
-    PostgreSQL refuses NUL in text (psycopg raises ValueError, a 500), so
-    a NUL in the path or the query string never reaches a filter or a lookup.
+    every path, so the webhook and the JSON endpoints share one limit. An
+    unreadable Content-Length is a 400 here: `request.body` would raise
+    ValueError on it (gunicorn already refuses one; other servers may not).
+
+    PostgreSQL refuses NUL in text (psycopg raises ValueError: a 500), and no
+    course slug or id holds one, so such a path is a 404 before any lookup.
+    Query parameters are left to the filters and serializers, which refuse
+    NUL with a 400 naming the parameter, and ignore parameters they do not
+    know.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        refusal = self._refusal(request)
-        if refusal is not None:
-            return refusal
-        return self.get_response(request)
-
-    def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        length = _content_length(request)
+        if length is None:
+            return _json_error(_("Invalid Content-Length header."), 400)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raw_length = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            length = int(raw_length)
-        except ValueError:
-            return _json_error(_("Invalid Content-Length header."), 400)
-        if length < 0:
-            return _json_error(_("Invalid Content-Length header."), 400)
         if limit is not None and length > limit:
             detail = _("Request body too large (limit: %(limit)d bytes).")
             return _json_error(detail % {"limit": limit}, 413)
-        query = request.META.get("QUERY_STRING", "")
-        if "\x00" in request.path or b"\x00" in unquote_to_bytes(query):
-            return _json_error(_("Null characters are not allowed."), 400)
-        return None
+        if "\x00" in request.path:
+            return _json_error(_("Not found."), 404)
+        return self.get_response(request)
+
+
+def _content_length(request: HttpRequest) -> int | None:
+    """The announced body size; None when the header is not a whole number."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    return int(raw) if raw.isascii() and raw.isdigit() else None
