@@ -35,9 +35,12 @@ class ValidationErrorExtension(OpenApiSerializerExtension):
             "description": str(
                 _(
                     "Keys are the names of the bad fields or query parameters "
-                    "(or non_field_errors); values are lists of messages."
+                    "(or non_field_errors); values are lists of messages. A body "
+                    'that is not JSON at all gives {"detail": "..."} instead.'
                 )
             ),
+            # A malformed body is DRF's ParseError: a plain "detail" string.
+            "properties": {"detail": {"type": "string"}},
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
             "example": {"min_price": ["Enter a number."]},
         }
