@@ -15,8 +15,11 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
+from courses import stripe_gateway
 from courses.admin import CourseAdmin
+from courses.authentication import ClerkUser
 from courses.models import Course, Enrollment
+from courses.services import payments
 from courses.services.enrollments import (
     enrollment_export_csv,
     enrollment_mark_paid_by_staff,
@@ -59,6 +62,54 @@ def _run_action(client, action: str, enrollments: list[Enrollment]):
         {"action": action, "_selected_action": [e.pk for e in enrollments]},
         follow=True,
     )
+
+
+def _refund(client, enrollments: list[Enrollment], *, confirm: bool, **headers):
+    data = {
+        "action": "refund_through_stripe",
+        "_selected_action": [e.pk for e in enrollments],
+    }
+    if confirm:
+        data["post"] = "yes"
+    return client.post(ENROLLMENT_CHANGELIST, data, follow=True, **headers)
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+def _paid_through_stripe(
+    fake_stripe, *, first_name: str = "Ada", price: str = "49.99"
+) -> Enrollment:
+    """A paid enrollment with a real PaymentIntent at the fake Stripe."""
+    course = CourseFactory(price=Decimal(price))
+    student = ClerkUser(
+        clerk_user_id=f"user_{first_name}",
+        email="student@example.com",
+        first_name=first_name,
+        last_name="Lovelace",
+    )
+    started = payments.checkout_start(
+        course=course,
+        student=student,
+        success_url="http://localhost:3000/success?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url="http://localhost:3000/cancel",
+    )
+    session = fake_stripe.session_pay(started.session.id)
+    return payments.checkout_fulfill(
+        session=stripe_gateway.checkout_session_from_dict(session)
+    )
+
+
+@pytest.fixture
+def enrollment_staff(client):
+    """A logged-in staff member who may view and change enrollments, no more."""
+    user = User.objects.create_user("clerk", password="pw-clerk-1234", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_enrollment", "change_enrollment"])
+    )
+    client.force_login(user)
+    return user
 
 
 def _csv_rows(response) -> list[list[str]]:
@@ -380,6 +431,217 @@ def test_export_as_csv_neutralises_formulas(admin_client):
     assert exported == sorted(
         ['\'=HYPERLINK("http://x")', "'+1+1", "'-2", "'@SUM(A1)", "'\t=1", "Plain"]
     )
+
+
+# --- Refund through Stripe ---------------------------------------------------------
+
+
+def test_refund_action_first_shows_a_confirmation_page_and_changes_nothing(
+    client, enrollment_staff, fake_stripe
+):
+    paid = _paid_through_stripe(fake_stripe, first_name=XSS_NAME, price="49.99")
+    pending = EnrollmentFactory(student_name="Pending Student")
+    marked_by_hand = EnrollmentFactory(student_name="By Hand", paid=True)
+
+    response = _refund(
+        client,
+        [paid, pending, marked_by_hand],
+        confirm=False,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    assert response.templates[0].name == (
+        "admin/courses/enrollment/refund_confirmation.html"
+    )
+    html = response.content.decode()
+    refundable, skipped = html.split('class="refund-list refund-skipped"')
+    assert escape(paid.student_name) in refundable
+    assert XSS_NAME not in html
+    assert "49.99\u00a0CAD" in refundable
+    assert paid.course.title in refundable
+    assert "Pending Student" in skipped
+    assert "Not paid (Pending): there is nothing to refund." in skipped
+    assert "By Hand" in skipped
+    assert "Paid without a Stripe payment" in skipped
+    for enrollment in (paid, pending, marked_by_hand):
+        assert f'name="_selected_action" value="{enrollment.pk}"' in html
+    assert 'name="action" value="refund_through_stripe"' in html
+    assert 'name="post" value="yes"' in html
+    assert fake_stripe.requests_to("/v1/refunds") == []
+    assert Enrollment.objects.filter(status=Enrollment.Status.PAID).count() == 2
+    assert not LogEntry.objects.exists()
+
+
+def test_refund_confirmation_without_anything_refundable_offers_no_button(
+    client, enrollment_staff, fake_stripe
+):
+    pending = EnrollmentFactory()
+
+    response = _refund(client, [pending], confirm=False, HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    assert "None of the selected enrollments can be refunded" in html
+    assert 'value="Yes, refund through Stripe"' not in html
+
+
+def test_confirmed_refund_refunds_through_stripe_and_logs_who_did_it(
+    client, enrollment_staff, fake_stripe
+):
+    enrollment = _paid_through_stripe(fake_stripe, price="39.90")
+
+    response = _refund(client, [enrollment], confirm=True, HTTP_ACCEPT_LANGUAGE="en")
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.REFUNDED
+    assert enrollment.is_paid is False
+    assert enrollment.refunded_at is not None
+    (request,) = fake_stripe.requests_to("/v1/refunds", "POST")
+    assert request.params["payment_intent"] == enrollment.stripe_payment_intent_id
+    (refund,) = fake_stripe.refunds
+    assert refund["amount"] == 3990
+    assert _messages(response) == [
+        (
+            "success",
+            f"Enrollment {enrollment.pk} (Ada Lovelace, {enrollment.course.title}): "
+            "39.90\u00a0CAD refunded through Stripe.",
+        )
+    ]
+    entry = LogEntry.objects.get()
+    assert entry.object_id == str(enrollment.pk)
+    assert entry.user == enrollment_staff
+    assert entry.action_flag == CHANGE
+    assert entry.change_message == (
+        "Status changed from paid to refunded by a staff action: "
+        "refunded through Stripe."
+    )
+
+
+def test_refund_messages_are_french_by_default(client, enrollment_staff, fake_stripe):
+    enrollment = _paid_through_stripe(fake_stripe, price="39.90")
+
+    response = _refund(client, [enrollment], confirm=True)
+
+    ((level, message),) = _messages(response)
+    assert level == "success"
+    assert message == (
+        f"Inscription {enrollment.pk} (Ada Lovelace, {enrollment.course.title}) : "
+        "39,90\u00a0CAD remboursés par Stripe."
+    )
+
+
+def test_refund_skips_enrollments_that_are_not_paid_with_a_message_each(
+    client, enrollment_staff, fake_stripe
+):
+    paid = _paid_through_stripe(fake_stripe)
+    pending = EnrollmentFactory(student_name="Pending Student")
+    refunded = EnrollmentFactory(
+        student_name="Refunded Student", status=Enrollment.Status.REFUNDED
+    )
+
+    response = _refund(
+        client, [paid, pending, refunded], confirm=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    statuses = dict(Enrollment.objects.values_list("pk", "status"))
+    assert statuses == {
+        paid.pk: "refunded",
+        pending.pk: "pending",
+        refunded.pk: "refunded",
+    }
+    assert len(fake_stripe.requests_to("/v1/refunds", "POST")) == 1
+    refunded_message, *skipped_messages = _messages(response)
+    assert refunded_message[0] == "success"
+    assert skipped_messages == [
+        (
+            "warning",
+            f"Enrollment {pending.pk} (Pending Student, {pending.course.title}) "
+            "skipped: Not paid (Pending): there is nothing to refund.",
+        ),
+        (
+            "warning",
+            f"Enrollment {refunded.pk} (Refunded Student, {refunded.course.title}) "
+            "skipped: Already refunded.",
+        ),
+    ]
+    assert [int(e.object_id) for e in LogEntry.objects.all()] == [paid.pk]
+
+
+def test_refund_reports_a_stripe_error_in_plain_words_and_changes_nothing(
+    client, enrollment_staff, fake_stripe
+):
+    enrollment = _paid_through_stripe(fake_stripe)
+    fake_stripe.fail_with(500)
+
+    response = _refund(client, [enrollment], confirm=True, HTTP_ACCEPT_LANGUAGE="en")
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+    assert enrollment.is_paid is True
+    assert enrollment.refunded_at is None
+    assert len(fake_stripe.requests_to("/v1/refunds", "POST")) == 1
+    assert _messages(response) == [
+        (
+            "error",
+            f"Enrollment {enrollment.pk} (Ada Lovelace, {enrollment.course.title}) "
+            "not refunded, nothing was changed: Stripe could not be reached or "
+            "answered with an error. Try again in a few minutes.",
+        )
+    ]
+    assert not LogEntry.objects.exists()
+
+
+def test_refund_after_a_stripe_error_refunds_once(
+    client, enrollment_staff, fake_stripe
+):
+    enrollment = _paid_through_stripe(fake_stripe)
+    fake_stripe.fail_with(500, times=1)
+    _refund(client, [enrollment], confirm=True)
+
+    _refund(client, [enrollment], confirm=True)
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.REFUNDED
+    assert len(fake_stripe.refunds) == 1
+    assert LogEntry.objects.count() == 1
+
+
+def test_refund_without_stripe_configured_says_so(
+    client, enrollment_staff, fake_stripe, settings
+):
+    enrollment = _paid_through_stripe(fake_stripe)
+    settings.STRIPE_SECRET_KEY = ""
+
+    response = _refund(client, [enrollment], confirm=True, HTTP_ACCEPT_LANGUAGE="en")
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+    ((level, message),) = _messages(response)
+    assert level == "error"
+    assert message.endswith(
+        "not refunded, nothing was changed: "
+        "payments are not configured (STRIPE_SECRET_KEY is empty)."
+    )
+
+
+def test_refund_action_needs_the_change_permission(client, fake_stripe):
+    viewer = User.objects.create_user(
+        "viewer", password="pw-viewer-1234", is_staff=True
+    )
+    viewer.user_permissions.add(Permission.objects.get(codename="view_enrollment"))
+    client.force_login(viewer)
+    enrollment = _paid_through_stripe(fake_stripe)
+
+    page = client.get(ENROLLMENT_CHANGELIST)
+    confirmation = _refund(client, [enrollment], confirm=False)
+    _refund(client, [enrollment], confirm=True)
+
+    assert b'value="refund_through_stripe"' not in page.content
+    assert b"refund-list" not in confirmation.content
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+    assert fake_stripe.requests_to("/v1/refunds", "POST") == []
+    assert not LogEntry.objects.exists()
 
 
 def test_site_titles_come_from_the_catalog(admin_client):

@@ -5,6 +5,7 @@ Each page visited is saved as artifacts/screenshots/<test>-<step>.png.
 
 import csv
 import io
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from courses.models import Course, Enrollment
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.test_admin import _paid_through_stripe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +42,8 @@ def _browser_settings(settings, monkeypatch):
     # Playwright's sync API keeps an event loop running in this thread, which
     # makes Django refuse ORM calls here unless told they are safe (they are:
     # nothing else runs in this thread).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # (Django's own switch, not a setting of this project.)
+    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # The live server serves static files from the apps' folders, by their
     # plain names; the hashed names of the production manifest are covered by
     # test_admin.py::test_admin_css_is_served_by_whitenoise_with_debug_off.
@@ -239,3 +242,28 @@ def test_csv_export_downloads_the_selected_rows(
     assert len(rows) == 3
     assert sorted(row[0] for row in rows[1:]) == ["'=1+1", "Ana Gomes"]
     assert {row[2] for row in rows[1:]} == {"Analyse de données"}
+
+
+def test_refund_through_stripe_asks_for_confirmation_then_refunds(
+    page, live_server, screenshot, staff_user, fake_stripe
+):
+    enrollment = _paid_through_stripe(fake_stripe, first_name="Chloé")
+    pending = EnrollmentFactory(student_name="Paul Pending")
+    _log_in(page, live_server, screenshot, staff_user)
+    page.goto(f"{live_server.url}/admin/courses/enrollment/")
+
+    _run_action(page, "refund_through_stripe", [enrollment, pending])
+    page.click("button[name=index]")
+    expect(page.locator("table.refund-refundable tbody tr")).to_have_count(1)
+    expect(page.locator("table.refund-skipped")).to_contain_text("Paul Pending")
+    screenshot(page, "confirmation")
+    assert fake_stripe.refunds == []
+    page.click("form input[type=submit]")
+
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    expect(page.locator(".messagelist .warning")).to_contain_text("Paul Pending")
+    screenshot(page, "done")
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.REFUNDED
+    assert len(fake_stripe.refunds) == 1
+    assert LogEntry.objects.get().user == staff_user

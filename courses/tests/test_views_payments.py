@@ -71,11 +71,13 @@ def test_whole_flow_checkout_pay_webhook_enrolls_at_the_charged_price(
     verified = student_client.post(
         VERIFY_URL, {"session_id": session_id}, format="json"
     )
+    my_courses = student_client.get("/api/my-courses/").json()
 
     assert started.status_code == 200
     assert started.json()["url"].startswith(fake_stripe.base_url)
     assert webhook.status_code == 200
-    # my-courses is another endpoint; the database and verify_payment stand in.
+    assert [e["course"]["id"] for e in my_courses] == [course.pk]
+    assert my_courses[0]["price_paid"] == "49.99"
     paid = Enrollment.objects.paid().for_student("user_1").get()
     assert paid.course == course
     assert paid.price_paid == Decimal("49.99")
