@@ -15,9 +15,12 @@ import requests
 from django.db import connection
 
 from courses import stripe_gateway
+from courses.authentication import ClerkUser
 from courses.models import Course, Enrollment, StripeEvent
 from courses.services.payments import enrollment_refund
+from courses.tests.conftest import database_unreachable
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.fakes.stripe import FakeStripe
 from courses.tests.test_hostile_gunicorn import running_gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,18 +150,103 @@ def test_server_reconnects_after_its_database_sessions_are_killed():
 def test_server_answers_503_while_the_database_refuses_then_recovers():
     name = connection.settings_dict["NAME"]
     keep_pid = _own_backend_pid()
+    course = CourseFactory()
+    fake_stripe = FakeStripe()
+    session = fake_stripe.checkout_session_add(
+        amount=4999,
+        metadata={"course_id": str(course.pk), "clerk_user_id": "user_offline"},
+    )
+    delivery = fake_stripe.webhook_delivery(
+        "checkout.session.completed", fake_stripe.session_pay(session["id"])
+    )
+
+    def deliver(url: str) -> requests.Response:
+        return requests.post(
+            f"{url}/api/webhooks/stripe/",
+            data=delivery.payload,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": delivery.signature,
+            },
+            timeout=20,
+        )
 
     with (
-        running_gunicorn(database_url=_database_url()) as url,
+        running_gunicorn(
+            database_url=_database_url(),
+            STRIPE_WEBHOOK_SECRET=fake_stripe.webhook_secret,
+        ) as url,
         _maintenance_connection() as cursor,
     ):
         with _database_refusing_connections(cursor, name, keep_pid):
-            down = requests.get(f"{url}/api/health/", timeout=20)
-        up = requests.get(f"{url}/api/health/", timeout=20)
+            health_down = requests.get(f"{url}/api/health/", timeout=20)
+            catalog_down = requests.get(f"{url}/api/courses/", timeout=20)
+            webhook_down = deliver(url)
+        health_up = requests.get(f"{url}/api/health/", timeout=20)
+        catalog_up = requests.get(f"{url}/api/courses/", timeout=20)
+        webhook_up = deliver(url)
 
-    _assert_clean_json_error(down, 503)
-    assert down.json() == {"status": "degraded", "database": "unavailable"}
-    assert up.status_code == 200
+    _assert_clean_json_error(health_down, 503)
+    assert health_down.json() == {"status": "degraded", "database": "unavailable"}
+    _assert_clean_json_error(catalog_down, 503)
+    assert int(catalog_down.headers["Retry-After"]) > 0
+    # Not a 2xx, so Stripe delivers the event again later.
+    _assert_clean_json_error(webhook_down, 503)
+    assert health_up.status_code == 200
+    assert catalog_up.json()["count"] == 1
+    assert webhook_up.json() == {"detail": "processed"}
+    enrollment = Enrollment.objects.get(course=course, clerk_user_id="user_offline")
+    assert enrollment.status == Enrollment.Status.PAID
+
+
+# --- Database unreachable, every endpoint (both engines) ----------------------------
+
+
+def test_every_endpoint_answers_503_json_without_its_database(api_client, fake_stripe):
+    course = CourseFactory()
+    enrollment = EnrollmentFactory(course=course, clerk_user_id="user_no_db")
+    session = fake_stripe.checkout_session_add(
+        amount=4999,
+        metadata={"course_id": str(course.pk), "clerk_user_id": "user_no_db"},
+        client_reference_id="user_no_db",
+    )
+    delivery = fake_stripe.webhook_delivery(
+        "checkout.session.completed", fake_stripe.session_pay(session["id"])
+    )
+    api_client.force_authenticate(user=ClerkUser(clerk_user_id="user_no_db"))
+    calls = [
+        ("get", "/api/courses/", None),
+        ("get", f"/api/courses/{course.pk}/", None),
+        ("get", f"/api/courses/slug/{course.slug}/", None),
+        ("get", "/api/my-courses/", None),
+        ("get", "/api/enrollments/", None),
+        ("get", f"/api/enrollments/{enrollment.pk}/", None),
+        ("post", f"/api/courses/{course.pk}/create_checkout/", FRONTEND_URLS),
+        ("post", f"/api/courses/{course.pk}/create_payment_intent/", None),
+        ("post", "/api/enrollments/verify_payment/", {"session_id": session["id"]}),
+    ]
+
+    with database_unreachable():
+        answers = [
+            getattr(api_client, method)(path, data, format="json")
+            for method, path, data in calls
+        ]
+        webhook = api_client.post(
+            "/api/webhooks/stripe/", delivery.payload, **delivery.headers
+        )
+        health = api_client.get("/api/health/")
+    webhook_again = api_client.post(
+        "/api/webhooks/stripe/", delivery.payload, **delivery.headers
+    )
+
+    for (_method, path, _data), answer in zip(calls, answers, strict=True):
+        assert answer.status_code == 503, path
+        assert set(answer.json()) == {"detail"}, path
+    assert webhook.status_code == 503
+    assert health.status_code == 503
+    assert webhook_again.status_code == 200
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
 
 
 # --- Clerk slow or down, under gunicorn --------------------------------------------
