@@ -50,6 +50,10 @@ if not SECRET_KEY:
     # Development only: a fixed, clearly marked key so sessions survive restarts.
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
 
+# Former keys, still accepted for signatures (admin sessions) while SECRET_KEY
+# is rotated; emptied once the old sessions have expired (docs/SECURITY.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
