@@ -104,6 +104,12 @@ def test_every_operation_answers_as_documented(
     # wrong with it was the missing token.
     case.call_and_validate(base_url=live_server.url, checks=CHECKS)
     case.headers = {**(case.headers or {}), "Authorization": authorization}
-    case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+    # A real credential, as Schemathesis's own auth providers mark theirs: so
+    # ignored_auth replays the request without the token and with a broken
+    # one, and an operation that requires sign-in must refuse both.
+    case._has_explicit_auth = True
+    case.call_and_validate(
+        base_url=live_server.url, checks=[*CHECKS, st_checks.ignored_auth]
+    )
 
     requests_sent[case.operation.label] += 2
