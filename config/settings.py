@@ -209,7 +209,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "courses.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser, with deeply nested bodies a 400 (courses/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["courses.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "courses.schema.AutoSchema",
     "EXCEPTION_HANDLER": "courses.exceptions.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["courses.filters.FilterBackend"],

@@ -244,3 +244,74 @@ def test_odd_slugs_are_a_404_json(api_client, catalog, slug):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+# --- Malformed bodies and headers -----------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe", b""])
+def test_malformed_or_deeply_nested_json_is_a_400(student_client, catalog, body):
+    response = student_client.generic(
+        "POST",
+        "/api/enrollments/verify_payment/",
+        body,
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+
+
+def test_deeply_nested_webhook_body_is_refused_by_its_signature(
+    api_client, fake_stripe
+):
+    response = api_client.generic(
+        "POST",
+        "/api/webhooks/stripe/",
+        b"[" * 100_000,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE="t=1,v1=00",
+    )
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/xml", "application/x-www-form-urlencoded", "multipart/form-data; b=x"],
+)
+def test_other_body_types_are_a_415_json(student_client, catalog, content_type):
+    response = student_client.generic(
+        "POST",
+        "/api/enrollments/verify_payment/",
+        b"session_id=cs_test",
+        content_type=content_type,
+    )
+
+    assert response.status_code == 415
+    assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer \x00",
+        "Bearer é",
+        "Bearer " + "a" * 10_000,
+        "Basic dXNlcjpwYXNz",
+        "Bearer a.b.c",
+        "Bearer ..",
+        "Bearer e30.e30.e30",
+        "Bearer W10.e30.e30",
+        "Bearer bnVsbA.e30.e30",
+        "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6WzFdfQ.e30.e30",
+        "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6Ilx1MDAwMCJ9.e30.e30",
+        "Bearer a b c",
+    ],
+)
+def test_garbage_authorization_headers_are_a_401_json(api_client, fake_clerk, header):
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail"}
+    assert response["WWW-Authenticate"] == "Bearer"
