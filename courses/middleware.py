@@ -4,14 +4,15 @@ RequestLogMiddleware logs what an operator needs (method, path, status,
 duration, Clerk user id) and nothing a client sent beyond the path: no query
 string, headers or body, so tokens, webhook signatures and payloads stay out
 of the logs. ApiInputGuardMiddleware refuses, before any view runs, request
-bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and NUL bytes in the path
-(404), with DRF's JSON error shape.
+bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404)
+and in the admin's query strings (400), with DRF's JSON error shape.
 """
 
 import json
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -78,9 +79,10 @@ class ApiInputGuardMiddleware:
 
     PostgreSQL refuses NUL in text (psycopg raises ValueError: a 500), and no
     course slug or id holds one, so such a path is a 404 before any lookup.
-    Query parameters are left to the filters and serializers, which refuse
-    NUL with a 400 naming the parameter, and ignore parameters they do not
-    know.
+    The API's query parameters are left to its filters and serializers, which
+    refuse NUL with a 400 naming the parameter (the documented shape) and
+    ignore parameters they do not know; elsewhere (the admin) a NUL anywhere
+    in the query string is a 400.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -96,7 +98,15 @@ class ApiInputGuardMiddleware:
             return _json_error(detail % {"limit": limit}, 413)
         if "\x00" in request.path:
             return _json_error(_("Not found."), 404)
+        if not request.path.startswith(API_PREFIX) and _query_has_nul(request):
+            # The admin's search and list filters pass values straight to
+            # the database; the API's filters refuse NUL themselves.
+            return _json_error(_("Null characters are not allowed."), 400)
         return self.get_response(request)
+
+
+def _query_has_nul(request: HttpRequest) -> bool:
+    return b"\x00" in unquote_to_bytes(request.META.get("QUERY_STRING", ""))
 
 
 def _content_length(request: HttpRequest) -> int | None:

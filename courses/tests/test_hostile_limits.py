@@ -315,3 +315,38 @@ def test_garbage_authorization_headers_are_a_401_json(api_client, fake_clerk, he
     assert response.status_code == 401
     assert set(response.json()) == {"detail"}
     assert response["WWW-Authenticate"] == "Bearer"
+
+
+# --- The admin ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client(admin_client, settings):
+    # Plain static storage: the admin's pages render without collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+    return admin_client
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["q=%00", "q=a%00b", "status__exact=%00", "o=%00", "course__id__exact=1%00"],
+)
+def test_nul_in_the_admins_query_strings_is_a_400(staff_client, catalog, query):
+    response = staff_client.get(f"/admin/courses/enrollment/?{query}")
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["é", "🙂" * 100, "\u202e", "'\"", "%"])
+def test_odd_unicode_in_the_admins_search_is_not_a_server_error(
+    staff_client, catalog, value
+):
+    courses = staff_client.get("/admin/courses/course/", {"q": value})
+    enrollments = staff_client.get("/admin/courses/enrollment/", {"q": value})
+
+    assert (courses.status_code, enrollments.status_code) == (200, 200)
