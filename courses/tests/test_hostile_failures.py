@@ -2,12 +2,10 @@
 service recovers without a restart."""
 
 import contextlib
-import http.server
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from urllib.parse import quote
 
 import psycopg2
 import pytest
@@ -26,58 +24,13 @@ from courses.tests.test_hostile_gunicorn import running_gunicorn
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _BrokenUpstreamHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every request the way `server.mode` says a bad day looks."""
-
-    def _answer(self) -> None:
-        mode = self.server.mode
-        self.server.requests_seen += 1
-        if mode == "slow":
-            # Longer than any client timeout used in the tests.
-            self.server.release.wait(30)
-            return
-        body = b'{"error": {"type": "api_error", "message": "Internal error"}}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def broken_upstream(mode: str) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 that is `slow` (never answers) or answers 500."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BrokenUpstreamHandler)
-    server.daemon_threads = True
-    server.mode = mode
-    server.requests_seen = 0
-    server.release = threading.Event()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-
-
-def closed_port_url() -> str:
-    """A URL where nothing listens: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 def _database_url() -> str:
+    """The test database, for a server started in another process."""
     db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    credentials = quote(db["USER"], safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @contextlib.contextmanager
@@ -85,7 +38,11 @@ def _maintenance_connection() -> Iterator[psycopg2.extensions.cursor]:
     """A superuser session on the `postgres` database, outside the one under test."""
     db = connection.settings_dict
     conn = psycopg2.connect(
-        dbname="postgres", user=db["USER"], host=db["HOST"], port=db["PORT"]
+        dbname="postgres",
+        user=db["USER"],
+        password=db.get("PASSWORD") or None,
+        host=db["HOST"],
+        port=db["PORT"],
     )
     conn.autocommit = True
     try:
