@@ -93,6 +93,11 @@ class AutoSchema(SpectacularAutoSchema):
             )
         if "{" in self.path or self._get_pagination_parameters():
             errors["404"] = OpenApiResponse(ErrorSerializer, _("Not found"))
+        if self.method in ("POST", "PUT", "PATCH"):
+            # courses.middleware.ApiInputGuardMiddleware, before any view.
+            errors["413"] = OpenApiResponse(
+                ErrorSerializer, _("Request body over DATA_UPLOAD_MAX_MEMORY_SIZE")
+            )
         if self.view.get_throttles():
             errors["429"] = OpenApiResponse(
                 ErrorSerializer, _("Too many requests; see Retry-After")

@@ -59,6 +59,17 @@ def test_body_over_the_limit_is_refused_with_413_json(api_client, settings, path
     assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
 
 
+def test_schema_documents_the_413_of_every_operation_with_a_body(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    posts = [
+        path for path, operations in schema["paths"].items() if "post" in operations
+    ]
+    assert posts
+    for path in posts:
+        assert "413" in schema["paths"][path]["post"]["responses"], path
+
+
 def test_body_at_the_limit_reaches_the_view(student_client, settings, fake_stripe):
     body = b'{"session_id": "cs_' + b"x" * 200 + b'"}'
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body)
