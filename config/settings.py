@@ -50,6 +50,10 @@ if not SECRET_KEY:
     # Development only: a fixed, clearly marked key so sessions survive restarts.
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
 
+# Former keys, still accepted for signatures (admin sessions) while SECRET_KEY
+# is rotated; emptied once the old sessions have expired (docs/SECURITY.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
@@ -68,11 +72,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every answer (redirects and refusals included) is logged.
+    "courses.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After CORS (browsers can read the refusal) and the locale (it is
+    # translated), before anything that reads the body.
+    "courses.middleware.ApiInputGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -201,7 +210,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "courses.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser, with deeply nested bodies a 400 (courses/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["courses.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "courses.schema.AutoSchema",
     "EXCEPTION_HANDLER": "courses.exceptions.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["courses.filters.FilterBackend"],
@@ -291,5 +301,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # One line per request (courses.middleware); REQUEST_LOG_LEVEL=WARNING
+        # silences it without hiding the application's own warnings.
+        "courses.request": {"level": env_str("REQUEST_LOG_LEVEL", "INFO").upper()},
     },
 }

@@ -9,9 +9,12 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from django_filters.constants import EMPTY_VALUES
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from courses.models import Course, Enrollment
+from courses.pagination import single_query_param
 
 
 class FilterBackend(filters.DjangoFilterBackend):
@@ -32,6 +35,13 @@ class FilterBackend(filters.DjangoFilterBackend):
             for param in request.query_params
         ):
             return queryset
+        for name, declared in filterset_class.base_filters.items():
+            value = single_query_param(request, name)
+            # django-filter reads `?status=` as "not given"; the schema says a
+            # status is one of its choices, so an empty one is refused like
+            # any other bad value. Only free text may be empty.
+            if value == "" and not isinstance(declared, filters.CharFilter):
+                raise ValidationError({name: [_("This field may not be blank.")]})
         return super().filter_queryset(request, queryset, view)
 
 
@@ -42,6 +52,12 @@ class CourseOrderingFilter(filters.OrderingFilter):
     def filter(self, qs: models.QuerySet, value: list[str] | None) -> models.QuerySet:
         if not value:
             return qs
+        # "?ordering=price," holds an empty field name: order_by("") would
+        # raise FieldError (a 500).
+        if any(param in EMPTY_VALUES for param in value):
+            raise ValidationError(
+                {self.field_name: [_("This field may not be blank.")]}
+            )
         fields = [self.get_ordering_value(param) for param in value]
         tiebreak = "-id" if fields[0].startswith("-") else "id"
         return qs.order_by(*fields, tiebreak)

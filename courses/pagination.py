@@ -1,7 +1,8 @@
 """Page-number pagination: `{count, next, previous, results}`, 20 a page, up to 100.
 
-Bad `page` and `page_size` values are a 400 naming the parameter (DRF's own
-pagination silently falls back to the default). The public catalog's `count`
+Bad `page` and `page_size` values (empty or repeated ones included) are a 400
+naming the parameter (DRF's own pagination silently falls back to the default).
+The public catalog's `count`
 comes from the cache, so that a page costs the same with 1,000 courses as with
 100,000: see CatalogPagination.
 """
@@ -22,6 +23,18 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
 DEFAULT_COUNT_CACHE_SECONDS = 60
+
+
+def single_query_param(request: Request, name: str) -> str | None:
+    """The parameter's value; a 400 naming it when it is given more than once.
+
+    QueryDict.get() silently keeps the last of `?page=1&page=2`, so a client
+    could not tell which one was used.
+    """
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise ValidationError({name: [_("Give this parameter only once.")]})
+    return values[0] if values else None
 
 
 def _whole_number(raw: str) -> int | None:
@@ -75,8 +88,8 @@ class StandardPagination(PageNumberPagination):
     django_paginator_class = CachedCountPaginator
 
     def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None or raw == "":
+        raw = single_query_param(request, self.page_size_query_param)
+        if raw is None:
             return self.page_size
         size = _whole_number(raw)
         if size is None or not 1 <= size <= self.max_page_size:
@@ -91,8 +104,8 @@ class StandardPagination(PageNumberPagination):
         return size
 
     def get_page_number(self, request: Request, paginator: DjangoPaginator) -> Any:
-        raw = request.query_params.get(self.page_query_param)
-        if raw is None or raw == "":
+        raw = single_query_param(request, self.page_query_param)
+        if raw is None:
             return 1
         if raw in self.last_page_strings:
             return paginator.num_pages

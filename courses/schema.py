@@ -35,9 +35,12 @@ class ValidationErrorExtension(OpenApiSerializerExtension):
             "description": str(
                 _(
                     "Keys are the names of the bad fields or query parameters "
-                    "(or non_field_errors); values are lists of messages."
+                    "(or non_field_errors); values are lists of messages. A body "
+                    'that is not JSON at all gives {"detail": "..."} instead.'
                 )
             ),
+            # A malformed body is DRF's ParseError: a plain "detail" string.
+            "properties": {"detail": {"type": "string"}},
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
             "example": {"min_price": ["Enter a number."]},
         }
@@ -90,6 +93,11 @@ class AutoSchema(SpectacularAutoSchema):
             )
         if "{" in self.path or self._get_pagination_parameters():
             errors["404"] = OpenApiResponse(ErrorSerializer, _("Not found"))
+        if self.method in ("POST", "PUT", "PATCH"):
+            # courses.middleware.ApiInputGuardMiddleware, before any view.
+            errors["413"] = OpenApiResponse(
+                ErrorSerializer, _("Request body over DATA_UPLOAD_MAX_MEMORY_SIZE")
+            )
         if self.view.get_throttles():
             errors["429"] = OpenApiResponse(
                 ErrorSerializer, _("Too many requests; see Retry-After")

@@ -2,15 +2,35 @@
 
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from courses.models import Course, Enrollment
 from courses.serializers.base import CachedFieldsModelSerializer
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]})
+class OptionalURLField(serializers.CharField):
+    """A URL, or "" when there is none: the schema of a blank model URLField.
+
+    DRF's URLField is documented as `format: uri`, which "" does not match.
+    Output only: the model field validates what is stored.
+    """
+
+
+# ModelSerializer's mapping, with blank-able URLs documented as such.
+_FIELD_MAPPING = {
+    **serializers.ModelSerializer.serializer_field_mapping,
+    models.URLField: OptionalURLField,
+}
+
+
 class CourseListSerializer(CachedFieldsModelSerializer):
     """A course as listed in the catalog."""
+
+    serializer_field_mapping = _FIELD_MAPPING
 
     # Plain fields only (the list is the hot path): enrollment_count and
     # is_enrolled are annotations from courses.selectors.course_list_public.
@@ -41,6 +61,8 @@ class CourseListSerializer(CachedFieldsModelSerializer):
 
 class CourseSerializer(CachedFieldsModelSerializer):
     """A course's detail page."""
+
+    serializer_field_mapping = _FIELD_MAPPING
 
     enrollment_count = serializers.IntegerField(
         read_only=True, help_text=_("Paid enrollments")

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from courses import stripe_gateway
 from courses.exceptions import BadGateway, ServiceUnavailable
 from courses.models import Course, Enrollment
-from courses.schema import ErrorSerializer
+from courses.schema import ErrorSerializer, ValidationErrorSerializer
 from courses.serializers.catalog import StudentEnrollmentSerializer
 from courses.serializers.payments import (
     CheckoutStartInputSerializer,
@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
+
+
+def _invalid(description: str) -> OpenApiResponse:
+    # A serializer's 400 names each bad field: {"session_id": ["..."]}.
+    return OpenApiResponse(ValidationErrorSerializer, description=description)
 
 
 _COMMON_ERRORS = {
@@ -82,7 +87,7 @@ class CreateCheckoutView(_CheckoutThrottled):
             201: OpenApiResponse(
                 StudentEnrollmentSerializer, description="Free course: enrolled"
             ),
-            400: _error("Invalid or disallowed success_url/cancel_url"),
+            400: _invalid("Invalid or disallowed success_url/cancel_url"),
             404: _error("No active course with this id"),
             409: _error("Already enrolled, refunded, or a payment still clearing"),
             **_COMMON_ERRORS,
@@ -150,7 +155,7 @@ class VerifyPaymentView(APIView):
         request=VerifyPaymentInputSerializer,
         responses={
             200: VerifyPaymentOutputSerializer,
-            400: _error("session_id missing or malformed"),
+            400: _invalid("session_id missing or malformed"),
             404: _error("No such session for the signed-in student"),
             **_COMMON_ERRORS,
         },

@@ -1,0 +1,115 @@
+"""Request middleware: one structured log line per request, and input guards.
+
+RequestLogMiddleware logs what an operator needs (method, path, status,
+duration, Clerk user id) and nothing a client sent beyond the path: no query
+string, headers or body, so tokens, webhook signatures and payloads stay out
+of the logs. ApiInputGuardMiddleware refuses, before any view runs, request
+bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404)
+and in the admin's query strings (400), with DRF's JSON error shape.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import LazyObject
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger("courses.request")
+
+API_PREFIX = "/api/"
+
+
+def _clerk_user_id(request: HttpRequest) -> str | None:
+    # DRF's Request.user setter also sets the user on the underlying
+    # HttpRequest, so an API view's authenticated ClerkUser is visible here.
+    # Django's own lazy user (admin pages) is skipped rather than evaluated:
+    # evaluating it would cost a session query just for a log line.
+    user = request.__dict__.get("user")
+    if user is None or isinstance(user, LazyObject):
+        return None
+    return getattr(user, "clerk_user_id", None)
+
+
+class RequestLogMiddleware:
+    """Log one line per request: `request {json}`, never headers or bodies."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        fields = {
+            "method": request.method,
+            # The path only: query strings can carry session ids and tokens.
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+            "user_id": _clerk_user_id(request),
+        }
+        # JSON-encoded, so a path holding quotes or newlines cannot forge
+        # another log line.
+        logger.info(
+            "request %s",
+            json.dumps(fields, ensure_ascii=True, separators=(",", ":")),
+            extra={"http": fields},
+        )
+        return response
+
+
+def _json_error(detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+class ApiInputGuardMiddleware:
+    """Refuse oversized bodies (413) and NUL bytes in the path (404) up front.
+
+    Django only enforces DATA_UPLOAD_MAX_MEMORY_SIZE when `request.body` is
+    read, and answers a bare 400; DRF's parsers read the stream without that
+    check at all. The Content-Length header is checked here instead, for
+    every path, so the webhook and the JSON endpoints share one limit. An
+    unreadable Content-Length is a 400 here: `request.body` would raise
+    ValueError on it (gunicorn already refuses one; other servers may not).
+
+    PostgreSQL refuses NUL in text (psycopg raises ValueError: a 500), and no
+    course slug or id holds one, so such a path is a 404 before any lookup.
+    The API's query parameters are left to its filters and serializers, which
+    refuse NUL with a 400 naming the parameter (the documented shape) and
+    ignore parameters they do not know; elsewhere (the admin) a NUL anywhere
+    in the query string is a 400.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        length = _content_length(request)
+        if length is None:
+            return _json_error(_("Invalid Content-Length header."), 400)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length > limit:
+            detail = _("Request body too large (limit: %(limit)d bytes).")
+            return _json_error(detail % {"limit": limit}, 413)
+        if "\x00" in request.path:
+            return _json_error(_("Not found."), 404)
+        if not request.path.startswith(API_PREFIX) and _query_has_nul(request):
+            # The admin's search and list filters pass values straight to
+            # the database; the API's filters refuse NUL themselves.
+            return _json_error(_("Null characters are not allowed."), 400)
+        return self.get_response(request)
+
+
+def _query_has_nul(request: HttpRequest) -> bool:
+    return b"\x00" in unquote_to_bytes(request.META.get("QUERY_STRING", ""))
+
+
+def _content_length(request: HttpRequest) -> int | None:
+    """The announced body size; None when the header is not a whole number."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    return int(raw) if raw.isascii() and raw.isdigit() else None

@@ -1,0 +1,144 @@
+"""One structured log line per request, and no secrets in any log line."""
+
+import json
+import logging
+
+import pytest
+
+from courses.tests.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
+    return [
+        record.http for record in caplog.records if record.name == "courses.request"
+    ]
+
+
+def test_each_request_logs_one_line_with_method_path_status_and_duration(
+    api_client, caplog
+):
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.get("/api/health/")
+
+    [line] = _request_lines(caplog)
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/health/"
+    assert line["status"] == 200
+    assert line["duration_ms"] >= 0
+    assert line["user_id"] is None
+
+
+def test_request_log_message_is_one_json_object(api_client, caplog):
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.get("/api/no-such-page/")
+
+    [record] = [r for r in caplog.records if r.name == "courses.request"]
+    prefix, _, payload = record.getMessage().partition(" ")
+    assert prefix == "request"
+    assert json.loads(payload)["status"] == 404
+
+
+def test_request_log_leaves_out_query_strings_and_headers(api_client, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    api_client.get(
+        "/api/health/?session_id=cs_test_secret_session&token=query-token-value",
+        HTTP_AUTHORIZATION="Bearer header-token-value",
+        HTTP_COOKIE="__session=cookie-token-value",
+    )
+
+    assert _request_lines(caplog)[0]["path"] == "/api/health/"
+    for secret in (
+        "cs_test_secret_session",
+        "query-token-value",
+        "header-token-value",
+        "cookie-token-value",
+    ):
+        assert secret not in caplog.text
+
+
+def test_request_log_cannot_be_forged_with_a_newline_in_the_path(api_client, caplog):
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.get('/api/x%0A{"status":200}/')
+
+    [record] = [r for r in caplog.records if r.name == "courses.request"]
+    assert "\n" not in record.getMessage()
+    assert record.http["status"] == 404
+
+
+def test_refused_requests_are_logged_too(api_client, caplog, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    caplog.set_level(logging.INFO, logger="courses.request")
+
+    api_client.post("/api/health/", {"padding": "x" * 100}, format="json")
+
+    assert _request_lines(caplog)[0]["status"] == 413
+
+
+def test_request_log_names_the_clerk_user_and_never_the_token(
+    fake_clerk, api_client, caplog
+):
+    fake_clerk.add_user("user_logged", email="logged@example.com")
+    token = fake_clerk.issue_token("user_logged")
+    caplog.set_level(logging.DEBUG)
+
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 200
+    assert _request_lines(caplog)[0]["user_id"] == "user_logged"
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
+    assert fake_clerk.secret_key not in caplog.text
+
+
+def test_refused_token_is_logged_without_it_or_a_user(fake_clerk, api_client, caplog):
+    token = fake_clerk.tamper(fake_clerk.issue_token("user_a"), sub="user_b")
+    caplog.set_level(logging.DEBUG)
+
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 401
+    assert _request_lines(caplog)[0]["user_id"] is None
+    assert token not in caplog.text
+
+
+def test_webhooks_leave_no_secret_signature_or_payload_in_the_logs(
+    fake_stripe, api_client, caplog
+):
+    course = CourseFactory()
+    session = fake_stripe.checkout_session_add(
+        amount=4999,
+        metadata={"course_id": str(course.pk), "clerk_user_id": "user_paying"},
+        customer_email="private.buyer@example.com",
+    )
+    session = fake_stripe.session_pay(
+        session["id"],
+        customer_email="private.buyer@example.com",
+        customer_name="Private Buyer",
+    )
+    good = fake_stripe.webhook_delivery("checkout.session.completed", session)
+    forged = fake_stripe.webhook_delivery(
+        "checkout.session.completed", session, secret="whsec_forged_secret"
+    )
+    caplog.set_level(logging.DEBUG)
+
+    accepted = api_client.post("/api/webhooks/stripe/", good.payload, **good.headers)
+    refused = api_client.post("/api/webhooks/stripe/", forged.payload, **forged.headers)
+
+    assert (accepted.status_code, refused.status_code) == (200, 400)
+    assert [line["status"] for line in _request_lines(caplog)] == [200, 400]
+    for secret in (
+        fake_stripe.webhook_secret,
+        "whsec_forged_secret",
+        good.signature.split("v1=")[1],
+        forged.signature.split("v1=")[1],
+        good.payload.decode(),
+        "private.buyer@example.com",
+        "Private Buyer",
+    ):
+        assert secret not in caplog.text
