@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from courses.models import Course, Enrollment
+from courses.serializers.base import CachedFieldsModelSerializer
 
 
 @extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]})
@@ -26,7 +27,7 @@ _FIELD_MAPPING = {
 }
 
 
-class CourseListSerializer(serializers.ModelSerializer):
+class CourseListSerializer(CachedFieldsModelSerializer):
     """A course as listed in the catalog."""
 
     serializer_field_mapping = _FIELD_MAPPING
@@ -58,7 +59,7 @@ class CourseListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CourseSerializer(serializers.ModelSerializer):
+class CourseSerializer(CachedFieldsModelSerializer):
     """A course's detail page."""
 
     serializer_field_mapping = _FIELD_MAPPING
@@ -93,7 +94,7 @@ class CourseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnrollmentSerializer(serializers.ModelSerializer):
+class EnrollmentSerializer(CachedFieldsModelSerializer):
     course_title = serializers.CharField(source="course.title", read_only=True)
     course_slug = serializers.CharField(source="course.slug", read_only=True)
 
@@ -119,7 +120,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StudentEnrollmentSerializer(serializers.ModelSerializer):
+class StudentEnrollmentSerializer(CachedFieldsModelSerializer):
     """One of the caller's enrollments, with its course."""
 
     course = CourseSerializer(read_only=True)

@@ -13,6 +13,7 @@ from rest_framework.throttling import (
 
 from courses.authentication import ClerkUser
 from courses.tests.factories import CourseFactory
+from courses.throttling import SignedInRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,18 @@ def low_rates(monkeypatch):
 
 def test_the_default_throttles_are_the_anonymous_and_signed_in_ones():
     assert AnonRateThrottle in api_settings.DEFAULT_THROTTLE_CLASSES
-    assert UserRateThrottle in api_settings.DEFAULT_THROTTLE_CLASSES
+    assert SignedInRateThrottle in api_settings.DEFAULT_THROTTLE_CLASSES
+    assert issubclass(SignedInRateThrottle, UserRateThrottle)
+
+
+def test_anonymous_callers_are_held_to_the_anonymous_rate_only(api_client, monkeypatch):
+    rates = {"anon": "2/minute", "user": "1/minute", "checkout": "1/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    CourseFactory()
+
+    answers = [api_client.get("/api/courses/").status_code for _ in range(3)]
+
+    assert answers == [200, 200, 429]
 
 
 def test_throttle_rates_come_from_the_environment_variables():

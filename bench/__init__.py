@@ -1,0 +1,4 @@
+"""Benchmarks: the API side by side with a bare Django baseline.
+
+See docs/PERFORMANCE.md.
+"""

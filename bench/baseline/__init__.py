@@ -1,0 +1,1 @@
+"""The smallest Django project serving the catalog: the ceiling for the API."""
