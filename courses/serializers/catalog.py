@@ -59,23 +59,10 @@ class CourseListSerializer(CachedFieldsModelSerializer):
         read_only_fields = fields
 
 
-class CourseSerializer(CachedFieldsModelSerializer):
-    """A course's detail page."""
+class CourseSerializer(CourseListSerializer):
+    """A course's detail page: the list's fields and the rest of the course."""
 
-    serializer_field_mapping = _FIELD_MAPPING
-
-    enrollment_count = serializers.IntegerField(
-        read_only=True, help_text=_("Paid enrollments")
-    )
-    # An Exists() annotation for signed-in callers; absent (False) otherwise.
-    is_enrolled = serializers.BooleanField(
-        read_only=True,
-        default=False,
-        help_text=_("Whether the caller has paid for this course"),
-    )
-
-    class Meta:
-        model = Course
+    class Meta(CourseListSerializer.Meta):
         fields = [
             "id",
             "title",
