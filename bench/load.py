@@ -17,43 +17,13 @@ from decimal import Decimal
 
 from tqdm import tqdm
 
+from courses.demo_data import FIRST_NAMES, LAST_NAMES, TOPICS
+
 BENCH_STUDENT = "user_bench_student"
 BENCH_STUDENT_COURSES = 10
 ENROLLMENTS_PER_COURSE = 20
 CHUNK_COURSES = 2000
 
-TOPICS = [
-    "Python",
-    "Django",
-    "React",
-    "PostgreSQL",
-    "TypeScript",
-    "Docker",
-    "Kubernetes",
-    "Rust",
-    "Go",
-    "Machine Learning",
-    "Data Science",
-    "SQL",
-    "GraphQL",
-    "Linux",
-    "Stripe",
-    "Sécurité Web",
-    "Design UX",
-    "Vue.js",
-    "Node.js",
-    "Tests automatisés",
-    "JavaScript",
-    "Photographie",
-    "Comptabilité",
-    "Excel",
-    "Marketing digital",
-    "Cloud AWS",
-    "Réseaux",
-    "Kotlin",
-    "Swift",
-    "Blender 3D",
-]
 TITLE_PATTERNS = [
     "{topic} pour Débutants",
     "{topic} Avancé",
@@ -67,40 +37,6 @@ TITLE_PATTERNS = [
     "{topic} in Practice",
     "The Complete {topic} Bootcamp",
     "{topic} Masterclass",
-]
-FIRST_NAMES = [
-    "Marie",
-    "Jean",
-    "Sophie",
-    "Luc",
-    "Camille",
-    "Hugo",
-    "Léa",
-    "Nora",
-    "Émile",
-    "Chloé",
-    "Olivier",
-    "Amélie",
-    "James",
-    "Emily",
-    "Daniel",
-    "Sarah",
-]
-LAST_NAMES = [
-    "Dupont",
-    "Martin",
-    "Leroux",
-    "Bernard",
-    "Moreau",
-    "Fournier",
-    "Roy",
-    "Gagnon",
-    "Tremblay",
-    "Côté",
-    "Smith",
-    "Johnson",
-    "Brown",
-    "Wilson",
 ]
 SENTENCES = [
     "Apprenez les bases pas à pas, avec des exercices corrigés.",

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
+from courses.demo_data import FIRST_NAMES, LAST_NAMES, TOPICS
 from courses.models import Course
 
 DEMO_COURSES = [
@@ -39,31 +40,7 @@ DEMO_COURSES = [
     },
 ]
 
-TOPICS = [
-    "Python",
-    "Django",
-    "React",
-    "PostgreSQL",
-    "TypeScript",
-    "Docker",
-    "Kubernetes",
-    "Rust",
-    "Go",
-    "Machine Learning",
-    "Data Science",
-    "SQL",
-    "GraphQL",
-    "Linux",
-    "Stripe",
-    "Sécurité Web",
-    "Design UX",
-    "Vue.js",
-    "Node.js",
-    "Tests automatisés",
-]
 LEVELS = ["pour Débutants", "Avancé", "en Pratique", "de A à Z", "Intensif", "Express"]
-FIRST_NAMES = ["Marie", "Jean", "Sophie", "Luc", "Camille", "Hugo", "Léa", "Nora"]
-LAST_NAMES = ["Dupont", "Martin", "Leroux", "Bernard", "Moreau", "Fournier", "Roy"]
 
 BATCH_SIZE = 2000
 
