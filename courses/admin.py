@@ -29,13 +29,13 @@ from django.utils.translation import ngettext
 
 from courses import stripe_gateway
 from courses.models import Course, Enrollment
-from courses.services.enrollments import (
+from courses.services.payments import NotRefundable, enrollment_refund
+from courses.services.payments.staff import (
     StaffChangeResult,
     enrollment_export_csv,
     enrollment_mark_paid_by_staff,
     enrollment_mark_unpaid_by_staff,
 )
-from courses.services.payments import NotRefundable, enrollment_refund
 
 # A course page lists at most this many enrollments (newest first) and links
 # to the full, paginated enrollment list beyond that.

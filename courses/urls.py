@@ -9,14 +9,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from courses.views.account import me
-from courses.views.catalog import CourseViewSet, EnrollmentViewSet, my_courses
+from courses.views.catalog import CourseViewSet
 from courses.views.health import health_check
+from courses.views.learning import EnrollmentViewSet, my_courses
 from courses.views.payments import (
     CreateCheckoutView,
     CreatePaymentIntentView,
     VerifyPaymentView,
 )
-from courses.webhooks import stripe_webhook
+from courses.views.webhooks.stripe import stripe_webhook
 
 app_name = "courses"
 

@@ -1,8 +1,7 @@
 """Serializers, one module per area; the tutorial's names are importable from here."""
 
-from courses.serializers.catalog import (
-    CourseListSerializer,
-    CourseSerializer,
+from courses.serializers.catalog import CourseListSerializer, CourseSerializer
+from courses.serializers.learning import (
     EnrollmentSerializer,
     StudentEnrollmentSerializer,
 )

@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from courses.serializers.catalog import StudentEnrollmentSerializer
+from courses.serializers.learning import StudentEnrollmentSerializer
 
 # Stripe fills this placeholder in with the session id on the way back.
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"

@@ -20,7 +20,7 @@ from courses.admin import CourseAdmin
 from courses.authentication import ClerkUser
 from courses.models import Course, Enrollment
 from courses.services import payments
-from courses.services.enrollments import (
+from courses.services.payments.staff import (
     enrollment_export_csv,
     enrollment_mark_paid_by_staff,
     enrollment_mark_unpaid_by_staff,

@@ -18,7 +18,7 @@ from courses import stripe_gateway
 from courses.exceptions import BadGateway, ServiceUnavailable
 from courses.models import Course, Enrollment
 from courses.schema import ErrorSerializer, ValidationErrorSerializer
-from courses.serializers.catalog import StudentEnrollmentSerializer
+from courses.serializers.learning import StudentEnrollmentSerializer
 from courses.serializers.payments import (
     CheckoutStartInputSerializer,
     CheckoutStartOutputSerializer,

@@ -1,19 +1,14 @@
-"""Read-side queries: each returns everything its endpoint shows in one query."""
+"""The public catalog's reads: each one query, whatever the page size."""
 
 from typing import Any
 
 from django.db import models
 
 from courses.authentication import ClerkUser
-from courses.models import (
-    Course,
-    Enrollment,
-    EnrollmentQuerySet,
-    paid_enrollment_count,
-)
+from courses.models import Course, Enrollment
 
 
-def _clerk_user_id(user: ClerkUser | None) -> str | None:
+def caller_clerk_user_id(user: ClerkUser | None) -> str | None:
     """The caller's Clerk id, or None when anonymous (DRF's UNAUTHENTICATED_USER)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
@@ -32,7 +27,7 @@ def course_list_public(*, user: ClerkUser | None = None) -> models.QuerySet[Cour
     courses = (
         Course.objects.active().with_enrollment_count().order_by("-created_at", "-id")
     )
-    clerk_user_id = _clerk_user_id(user)
+    clerk_user_id = caller_clerk_user_id(user)
     if clerk_user_id is None:
         return courses
     paid_by_caller = Enrollment.objects.filter(
@@ -55,27 +50,3 @@ def course_get_public(
     if not lookup:
         raise Course.DoesNotExist
     return course_list_public(user=user).get(**lookup)
-
-
-def enrollment_list_for_student(
-    *, clerk_user_id: str, paid_only: bool = False
-) -> EnrollmentQuerySet:
-    """The student's own enrollments, newest first, with their course in the same row.
-
-    The course's paid enrollment count is annotated on the enrollment row
-    (`course_paid_enrollment_count`) so that the nested course needs no query.
-    """
-    enrollments = Enrollment.objects.for_student(clerk_user_id)
-    if paid_only:
-        enrollments = enrollments.paid()
-    return enrollments.select_related("course").annotate(
-        course_paid_enrollment_count=paid_enrollment_count(models.OuterRef("course_id"))
-    )
-
-
-def enrollment_get_for_student(*, clerk_user_id: str, pk: int) -> Enrollment:
-    """One of the student's own enrollments; raises Enrollment.DoesNotExist otherwise.
-
-    Someone else's enrollment is indistinguishable from a missing one.
-    """
-    return enrollment_list_for_student(clerk_user_id=clerk_user_id).get(pk=pk)

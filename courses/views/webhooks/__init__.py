@@ -1,0 +1,1 @@
+"""Webhook endpoints: each delivery authenticated by its signature."""
