@@ -10,7 +10,12 @@ from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-load_dotenv(BASE_DIR / ".env")
+# ENV_FILE names another file, or none when empty (the test run sets it empty, so
+# a developer's .env never changes what the tests see). Variables already set in
+# the environment win over the file's.
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env")).strip()
+if _env_file:
+    load_dotenv(_env_file)
 
 
 def env_str(name: str, default: str = "") -> str:

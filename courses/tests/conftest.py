@@ -1,4 +1,5 @@
-"""Shared fixtures and the postgres_only marker."""
+"""Shared fixtures; the skips of tests whose requirement is missing (browser,
+postgres_only, redis), which REQUIRE_ALL_TESTS=1 turns into failures."""
 
 import contextlib
 
@@ -7,10 +8,28 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from courses.tests.environment import REQUIREMENTS, require_all_tests
+
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite has no row locks or concurrent writers")
+    for marker, missing in REQUIREMENTS.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = missing()
+        if reason is not None:
+            pytest.skip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under REQUIRE_ALL_TESTS=1 a skipped test fails, whatever skipped it."""
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and require_all_tests():
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"Skipped, and REQUIRE_ALL_TESTS=1 allows no skip: {reason}"
+    return report
 
 
 @pytest.fixture(autouse=True)

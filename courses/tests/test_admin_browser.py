@@ -1,5 +1,8 @@
 """The staff admin driven through Debian's Chromium, against a live server.
 
+Skipped, with the reason, where Chromium is missing (conftest.py); CHROMIUM_PATH
+names another executable.
+
 Each page visited is saved as artifacts/screenshots/<test>-<step>.png.
 """
 
@@ -18,12 +21,12 @@ from django.db import connections
 from playwright.sync_api import Page, expect, sync_playwright
 
 from courses.models import Course, Enrollment
+from courses.tests.environment import chromium_path
 from courses.tests.factories import CourseFactory, EnrollmentFactory
 from courses.tests.test_admin import _paid_through_stripe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -59,7 +62,7 @@ def _browser_settings(settings, monkeypatch):
 def page(live_server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
         )
         context = browser.new_context(
             locale="fr-FR", viewport={"width": 1280, "height": 900}

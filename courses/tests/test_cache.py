@@ -5,16 +5,16 @@ import redis
 
 from config.cache import RedisCache
 
+# Without Redis on 127.0.0.1:6379 these tests are skipped (conftest.py).
+pytestmark = pytest.mark.redis
+
 # A database number of its own: the test empties it.
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 @pytest.fixture
 def redis_cache():
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).flushdb()
-    except redis.RedisError:
-        pytest.skip("needs Redis on 127.0.0.1:6379")
+    redis.Redis.from_url(REDIS_URL, socket_timeout=1).flushdb()
     cache = RedisCache(REDIS_URL, {"KEY_PREFIX": "test"})
     yield cache
     cache.clear()
