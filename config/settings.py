@@ -302,6 +302,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "null": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -309,5 +310,10 @@ LOGGING = {
         # One line per request (courses.middleware); REQUEST_LOG_LEVEL=WARNING
         # silences it without hiding the application's own warnings.
         "courses.request": {"level": env_str("REQUEST_LOG_LEVEL", "INFO").upper()},
+        # That line replaces runserver's own access line ("GET /path" 200) ...
+        "django.server": {"handlers": ["null"], "propagate": False},
+        # ... and Django's "Not Found: /path" warning for each 4xx; errors
+        # (5xx, with their traceback) are still logged.
+        "django.request": {"level": "ERROR"},
     },
 }

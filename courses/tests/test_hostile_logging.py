@@ -142,3 +142,32 @@ def test_webhooks_leave_no_secret_signature_or_payload_in_the_logs(
         "Private Buyer",
     ):
         assert secret not in caplog.text
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/api/health/", 200), ("/api/x/", 404)])
+def test_a_request_is_logged_once_even_under_runserver(api_client, path, status):
+    """The console handlers hang on the root and "django" loggers; whatever
+    reaches them is printed. runserver writes its own access line through
+    django.server, and Django warns about each 4xx through django.request."""
+    lines = _Lines()
+    for name in ("", "django"):
+        logging.getLogger(name).addHandler(lines)
+    try:
+        api_client.get(path)
+        # What runserver's request handler logs after the answer.
+        logging.getLogger("django.server").info('"GET %s HTTP/1.1" %s 58', path, status)
+    finally:
+        for name in ("", "django"):
+            logging.getLogger(name).removeHandler(lines)
+
+    mentioning = [r for r in lines.records if path in r.getMessage()]
+    assert [r.name for r in mentioning] == ["courses.request"]
