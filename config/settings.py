@@ -87,7 +87,8 @@ MIDDLEWARE = [
     # After CORS (browsers can read the refusal) and the locale (it is
     # translated), before anything that reads the body.
     "courses.middleware.ApiInputGuardMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, with a JSON 404 for a POST to a path missing its final slash.
+    "courses.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

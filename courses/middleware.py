@@ -1,4 +1,5 @@
-"""Request middleware: one structured log line per request, and input guards.
+"""Request middleware: one structured log line per request, input guards, and
+Django's CommonMiddleware with a JSON answer for a missing trailing slash.
 
 RequestLogMiddleware logs what an operator needs (method, path, status,
 duration, Clerk user id) and nothing a client sent beyond the path: no query
@@ -16,6 +17,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware import common
 from django.utils.functional import LazyObject
 from django.utils.translation import gettext as _
 
@@ -113,3 +115,27 @@ def _content_length(request: HttpRequest) -> int | None:
     """The announced body size; None when the header is not a whole number."""
     raw = request.META.get("CONTENT_LENGTH") or "0"
     return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's CommonMiddleware, except for a request with a body (POST, PUT,
+    PATCH, DELETE) to a path that exists only with a trailing slash.
+
+    Django would redirect it, which loses the body (and raises RuntimeError, an
+    HTML 500, under DEBUG); here it is a JSON 404 naming the right path, in
+    every mode. GET and HEAD are still redirected.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> HttpResponse:
+        if (
+            response.status_code == 404
+            and request.method not in ("GET", "HEAD", "OPTIONS")
+            and self.should_redirect_with_slash(request)
+        ):
+            detail = _(
+                "Not found. This path ends with a slash: %(method)s %(path)s"
+            ) % {"method": request.method, "path": f"{request.path}/"}
+            return _json_error(detail, 404)
+        return super().process_response(request, response)

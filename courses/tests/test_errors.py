@@ -108,3 +108,53 @@ def test_database_unavailable_is_a_json_503_with_retry_after(api_client, url):
     assert int(response["Retry-After"]) > 0
     assert b"port" not in response.content
     assert b"sqlite" not in response.content.lower()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_body_request_without_the_trailing_slash_is_a_json_404_naming_the_path(
+    api_client, settings, debug, method
+):
+    settings.DEBUG = debug
+    api_client.raise_request_exception = False
+    course = CourseFactory()
+
+    response = getattr(api_client, method)(
+        f"/api/courses/{course.pk}/create_checkout",
+        {"success_url": "http://localhost:3000/ok"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    _assert_detail_only(response, 404)
+    assert response.json()["detail"] == (
+        "Not found. This path ends with a slash: "
+        f"{method.upper()} /api/courses/{course.pk}/create_checkout/"
+    )
+
+
+def test_a_body_request_without_slash_is_translated(api_client):
+    response = api_client.post(
+        "/api/enrollments/verify_payment", {}, format="json", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+
+    assert response.status_code == 404
+    assert "/api/enrollments/verify_payment/" in response.json()["detail"]
+    assert response["Content-Language"] == "fr"
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_get_without_the_trailing_slash_still_redirects(api_client, settings, debug):
+    settings.DEBUG = debug
+
+    response = api_client.get("/api/courses?page=2")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/courses/?page=2"
+
+
+def test_a_body_request_to_a_path_that_matches_nothing_is_a_plain_404(api_client):
+    response = api_client.post("/api/no-such-thing", {}, format="json")
+
+    _assert_detail_only(response, 404)
+    assert "slash" not in response.json()["detail"]
