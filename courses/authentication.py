@@ -1,8 +1,11 @@
 """Clerk session tokens for DRF: ClerkJWTAuthentication and the ClerkUser it returns.
 
-The only module that imports ``jwt`` and the only one that talks to Clerk. A
-token is accepted only if it is RS256-signed by a key of the configured Clerk
-instance and its time, issuer, subject and authorized-party claims hold.
+The only module that talks to Clerk, and with courses/dev_tokens.py the only
+one that imports ``jwt``. A token is accepted only if it is RS256-signed by a
+key of the configured Clerk instance and its time, issuer, subject and
+authorized-party claims hold. With DEBUG=True, and only then, a token whose
+kid is dev_tokens.DEV_KEY_ID is checked against the local development key
+instead (`manage.py dev_token`).
 
 Caching, from the outside in: the JWKS and Clerk users live in the Django cache
 (shared by all workers with Redis); each process also keeps the parsed keys and
@@ -30,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from courses import dev_tokens
 from courses.exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -169,6 +173,8 @@ def _authenticated(token: str) -> tuple[ClerkUser, dict[str, Any]]:
     same token sent again costs neither a signature check nor a cache read."""
     digest = hashlib.sha256(token.encode()).digest()
     config = (
+        # A development token remembered under DEBUG=True must not outlive it.
+        settings.DEBUG,
         settings.CLERK_JWT_KEY,
         settings.CLERK_JWKS_URL,
         settings.CLERK_ISSUER,
@@ -324,6 +330,14 @@ _pem_keys: dict[str, Any] = {}
 
 
 def _verification_key(header: dict[str, Any]) -> Any:
+    # Development tokens: with DEBUG off the local key is never even read.
+    if settings.DEBUG and header.get("kid") == dev_tokens.DEV_KEY_ID:
+        key = dev_tokens.dev_public_key()
+        if key is None:
+            raise _refused(
+                _("The session token was signed with an unknown key."), "unknown_key"
+            )
+        return key
     if settings.CLERK_JWT_KEY:
         return _pem_key(settings.CLERK_JWT_KEY)
     jwks_url = settings.CLERK_JWKS_URL
