@@ -95,12 +95,15 @@ class VerifyPaymentInputSerializer(serializers.Serializer):
 
 class VerifyPaymentOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
-        choices=["paid", "pending", "refunded"],
-        help_text=_("paid: enrolled; pending: Stripe has not confirmed the payment"),
+        choices=["success", "pending", "refunded"],
+        help_text=_(
+            "success: paid and enrolled (with the enrollment); pending: Stripe "
+            "has not confirmed the payment; refunded: paid, then refunded"
+        ),
     )
     payment_status = serializers.CharField(
-        required=False, help_text=_("Stripe's payment_status, when not paid")
+        required=False, help_text=_("Stripe's payment_status, unless success")
     )
     enrollment = StudentEnrollmentSerializer(
-        required=False, help_text=_("The enrollment, when paid")
+        required=False, help_text=_("The enrollment, with success")
     )

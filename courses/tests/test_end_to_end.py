@@ -99,7 +99,7 @@ def test_verify_payment_with_a_real_token_enrolls_without_any_webhook(
     )
 
     assert verified.status_code == 200
-    assert verified.json()["status"] == "paid"
+    assert verified.json()["status"] == "success"
     assert client.get("/api/my-courses/", **student).json()[0]["course"]["id"] == (
         course.pk
     )

@@ -370,7 +370,7 @@ def test_stripe_failing_during_verify_payment_is_502_then_it_enrolls(
     _assert_clean_json_error(failed, 502)
     assert after == before
     assert recovered.status_code == 200
-    assert recovered.json()["status"] == "paid"
+    assert recovered.json()["status"] == "success"
 
 
 @pytest.mark.parametrize("outage", ["error", "unreachable"])

@@ -82,7 +82,7 @@ def test_whole_flow_checkout_pay_webhook_enrolls_at_the_charged_price(
     assert paid.course == course
     assert paid.price_paid == Decimal("49.99")
     assert verified.status_code == 200
-    assert verified.json()["status"] == "paid"
+    assert verified.json()["status"] == "success"
     assert verified.json()["enrollment"]["price_paid"] == "49.99"
     assert verified.json()["enrollment"]["course"]["id"] == course.pk
     assert verified.json()["enrollment"]["course"]["is_enrolled"] is True
@@ -317,7 +317,7 @@ def test_verify_payment_enrolls_without_any_webhook(fake_stripe, student_client)
     )
 
     assert response.status_code == 200
-    assert response.json()["status"] == "paid"
+    assert response.json()["status"] == "success"
     assert response.json()["enrollment"]["is_paid"] is True
     assert Enrollment.objects.get().status == Enrollment.Status.PAID
 
@@ -332,6 +332,38 @@ def test_verify_payment_of_an_unpaid_session_is_pending(fake_stripe, student_cli
     assert response.status_code == 200
     assert response.json() == {"status": "pending", "payment_status": "unpaid"}
     assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+def test_verify_payment_answers_success_with_the_enrollment_as_in_the_tutorial(
+    fake_stripe, student_client
+):
+    session_id = _started_session(fake_stripe, student_client)
+    fake_stripe.session_pay(session_id)
+
+    first = student_client.post(VERIFY_URL, {"session_id": session_id}, format="json")
+    again = student_client.post(VERIFY_URL, {"session_id": session_id}, format="json")
+
+    assert set(first.json()) == {"status", "enrollment"}
+    assert first.json()["status"] == "success"
+    assert first.json()["enrollment"]["status"] == "paid"
+    assert again.json() == first.json()
+
+
+def test_verify_payment_of_a_refunded_session_says_refunded_without_enrollment(
+    fake_stripe, student_client
+):
+    session_id = _started_session(fake_stripe, student_client)
+    fake_stripe.session_pay(session_id)
+    student_client.post(VERIFY_URL, {"session_id": session_id}, format="json")
+    enrollment_refund(enrollment_id=Enrollment.objects.get().pk)
+
+    response = student_client.post(
+        VERIFY_URL, {"session_id": session_id}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "refunded", "payment_status": "paid"}
+    assert Enrollment.objects.get().status == Enrollment.Status.REFUNDED
 
 
 def test_verify_payment_of_another_students_session_is_404(fake_stripe, api_client):
