@@ -7,6 +7,7 @@ naming the parameter.
 from typing import Any
 
 from django.db import models
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from django_filters.constants import EMPTY_VALUES
@@ -30,7 +31,7 @@ class FilterBackend(filters.DjangoFilterBackend):
         names = tuple(filterset_class.base_filters)
         # A multi-value filter (a range) reads `<name>_min`-style parameters.
         prefixes = tuple(f"{name}_" for name in names)
-        if not any(
+        if not getattr(filterset_class, "defaults", None) and not any(
             param in names or param.startswith(prefixes)
             for param in request.query_params
         ):
@@ -97,10 +98,31 @@ class CourseFilter(filters.FilterSet):
 
 
 class EnrollmentFilter(filters.FilterSet):
+    """`?status=`: paid by default (the tutorial's list), `all` for every status."""
+
+    ALL = "all"
+
     status = filters.ChoiceFilter(
-        choices=Enrollment.Status.choices, label=_("Payment status")
+        choices=[*Enrollment.Status.choices, (ALL, _("Every status"))],
+        method="filter_status",
+        label=_("Payment status (default: paid); all: every status"),
     )
+
+    # Applied when the request does not name the parameter.
+    defaults = {"status": Enrollment.Status.PAID}
 
     class Meta:
         model = Enrollment
         fields = ["status"]
+
+    def __init__(self, data: QueryDict | None = None, *args: Any, **kwargs: Any):
+        if data is not None:
+            data = data.copy()
+            for name, value in self.defaults.items():
+                data.setdefault(name, value)
+        super().__init__(data, *args, **kwargs)
+
+    def filter_status(
+        self, queryset: models.QuerySet, name: str, value: str
+    ) -> models.QuerySet:
+        return queryset if value == self.ALL else queryset.filter(status=value)

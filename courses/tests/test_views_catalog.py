@@ -380,14 +380,33 @@ def test_my_courses_needs_a_signed_in_caller(api_client):
 # --- GET /api/enrollments/ and /api/enrollments/{id}/ ------------------------------
 
 
-def test_enrollment_list_shows_the_callers_own_enrollments_newest_first(
+def test_enrollment_list_shows_only_the_callers_paid_enrollments_by_default(
+    student_client, student
+):
+    older = EnrollmentFactory(clerk_user_id=student.clerk_user_id, paid=True)
+    EnrollmentFactory(clerk_user_id=student.clerk_user_id)
+    EnrollmentFactory(
+        clerk_user_id=student.clerk_user_id, status=Enrollment.Status.REFUNDED
+    )
+    newer = EnrollmentFactory(clerk_user_id=student.clerk_user_id, paid=True)
+    EnrollmentFactory(paid=True)
+
+    response = student_client.get("/api/enrollments/")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+    assert [row["id"] for row in response.json()["results"]] == [newer.pk, older.pk]
+    assert {row["status"] for row in response.json()["results"]} == {"paid"}
+
+
+def test_enrollment_list_with_status_all_shows_every_status_newest_first(
     student_client, student
 ):
     pending = EnrollmentFactory(clerk_user_id=student.clerk_user_id)
     paid = EnrollmentFactory(clerk_user_id=student.clerk_user_id, paid=True)
     EnrollmentFactory(paid=True)
 
-    response = student_client.get("/api/enrollments/")
+    response = student_client.get("/api/enrollments/?status=all")
 
     assert response.status_code == 200
     body = response.json()
@@ -401,15 +420,19 @@ def test_enrollment_list_shows_the_callers_own_enrollments_newest_first(
 
 
 def test_enrollment_list_filters_by_status(student_client, student):
-    EnrollmentFactory(clerk_user_id=student.clerk_user_id)
+    pending = EnrollmentFactory(clerk_user_id=student.clerk_user_id)
     paid = EnrollmentFactory(clerk_user_id=student.clerk_user_id, paid=True)
 
     response = student_client.get("/api/enrollments/?status=paid")
+    pending_only = student_client.get("/api/enrollments/?status=pending")
     bad = student_client.get("/api/enrollments/?status=stolen")
+    empty = student_client.get("/api/enrollments/?status=")
 
     assert [row["id"] for row in response.json()["results"]] == [paid.pk]
+    assert [row["id"] for row in pending_only.json()["results"]] == [pending.pk]
     assert bad.status_code == 400
     assert list(bad.json()) == ["status"]
+    assert empty.status_code == 400
 
 
 def test_enrollment_detail_shows_the_callers_own_enrollment(student_client, student):

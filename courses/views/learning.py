@@ -16,7 +16,14 @@ from courses.serializers import StudentEnrollmentSerializer
 
 
 @extend_schema_view(
-    list=extend_schema(summary=_("The caller's enrollments, every status")),
+    list=extend_schema(
+        summary=_("The caller's paid enrollments; ?status= for others"),
+        description=_(
+            "Paid enrollments by default, as in the tutorial; `?status=pending` "
+            "(failed, expired, refunded) for one other status, `?status=all` "
+            "for every status."
+        ),
+    ),
     retrieve=extend_schema(summary=_("One of the caller's enrollments")),
 )
 class EnrollmentViewSet(
