@@ -1,10 +1,13 @@
-"""Create the three demo courses (idempotent); --courses N adds N generated ones."""
+"""Create the three demo courses; --courses N also generates N courses for --seed.
+
+Both are idempotent: the same command run twice leaves what the first run made.
+"""
 
 import random
 import sys
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
@@ -45,21 +48,47 @@ LEVELS = ["pour Débutants", "Avancé", "en Pratique", "de A à Z", "Intensif", 
 BATCH_SIZE = 2000
 
 
+# Beyond this, use bench/load.py (PostgreSQL COPY).
+MAX_GENERATED_COURSES = 1_000_000
+DEFAULT_SEED = 1
+
+
 class Command(BaseCommand):
-    help = "Create the demo courses; --courses N adds N generated courses."
+    help = (
+        "Create the demo courses (once); --courses N also generates N courses, "
+        "the same N for the same --seed, so running it again adds nothing."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--courses",
             type=int,
-            default=0,
-            help="Also create this many generated courses (bulk insert).",
+            default=None,
+            help=(
+                "Also generate this many courses, from 1 to "
+                f"{MAX_GENERATED_COURSES:,} (bulk insert)."
+            ),
         )
         parser.add_argument(
-            "--seed", type=int, default=None, help="Random seed for generated data."
+            "--seed",
+            type=int,
+            default=DEFAULT_SEED,
+            help=(
+                f"Seed of the generated courses (default {DEFAULT_SEED}): the "
+                "same seed gives the same courses; another seed, other ones."
+            ),
         )
 
     def handle(self, *args, **options) -> None:
+        count, seed = options["courses"], options["seed"]
+        if count is not None and not 1 <= count <= MAX_GENERATED_COURSES:
+            raise CommandError(
+                f"--courses must be a whole number from 1 to "
+                f"{MAX_GENERATED_COURSES:,}, not {count}."
+            )
+        if seed < 0:
+            raise CommandError(f"--seed must be 0 or more, not {seed}.")
+
         for data in DEMO_COURSES:
             course, created = Course.objects.get_or_create(
                 slug=data["slug"], defaults=data
@@ -68,42 +97,52 @@ class Command(BaseCommand):
             label = "Created course" if created else "Course exists"
             self.stdout.write(style(f"{label}: {course.title}"))
 
-        count = options["courses"]
-        if count > 0:
-            created = generate_courses(
-                count,
-                rng=random.Random(options["seed"]),  # noqa: S311 - demo data
-                progress=sys.stdout.isatty(),
+        if count is not None:
+            created = generate_courses(count, seed=seed, progress=sys.stdout.isatty())
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Generated courses (seed {seed}): {created} created, "
+                    f"{count - created} already there."
+                )
             )
-            self.stdout.write(self.style.SUCCESS(f"Generated {created} courses."))
 
 
-def generate_courses(count: int, *, rng: random.Random, progress: bool) -> int:
-    """Bulk-insert `count` new courses with unique slugs; returns how many."""
-    start = Course.objects.filter(slug__startswith="generated-").count()
+def generate_courses(count: int, *, seed: int, progress: bool) -> int:
+    """Courses 1 to `count` of `seed` (slug generated-<seed>-<n>); those already
+    there are kept as they are. Returns how many were created."""
+    rng = random.Random(seed)  # noqa: S311 - demo data
     created = 0
     with tqdm(total=count, disable=not progress, unit="course") as bar:
-        while created < count:
-            size = min(BATCH_SIZE, count - created)
-            batch = []
-            for i in range(start + created, start + created + size):
-                topic = rng.choice(TOPICS)
-                title = f"{topic} {rng.choice(LEVELS)} #{i + 1}"
-                batch.append(
-                    Course(
-                        title=title,
-                        slug=f"generated-{i + 1}",
-                        description=f"Un cours complet : {title}.",
-                        price=Decimal(rng.randrange(0, 20000)) / 100,
-                        is_active=rng.random() > 0.1,
-                        instructor_name=(
-                            f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-                        ),
-                        duration_hours=rng.randrange(1, 80),
-                    )
-                )
+        for first in range(1, count + 1, BATCH_SIZE):
+            # Drawn for every course, present or not, so that course n is the
+            # same whatever `count` was asked.
+            batch = [
+                _generated_course(rng, seed=seed, number=number)
+                for number in range(first, min(first + BATCH_SIZE, count + 1))
+            ]
             with transaction.atomic():
-                Course.objects.bulk_create(batch, ignore_conflicts=True)
-            created += size
-            bar.update(size)
+                existing = set(
+                    Course.objects.filter(
+                        slug__in=[course.slug for course in batch]
+                    ).values_list("slug", flat=True)
+                )
+                new = [course for course in batch if course.slug not in existing]
+                # ignore_conflicts: a concurrent run may have inserted some.
+                Course.objects.bulk_create(new, ignore_conflicts=True)
+            created += len(new)
+            bar.update(len(batch))
     return created
+
+
+def _generated_course(rng: random.Random, *, seed: int, number: int) -> Course:
+    topic = rng.choice(TOPICS)
+    title = f"{topic} {rng.choice(LEVELS)} #{number}"
+    return Course(
+        title=title,
+        slug=f"generated-{seed}-{number}",
+        description=f"Un cours complet : {title}.",
+        price=Decimal(rng.randrange(0, 20000)) / 100,
+        is_active=rng.random() > 0.1,
+        instructor_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+        duration_hours=rng.randrange(1, 80),
+    )
