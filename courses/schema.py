@@ -103,7 +103,10 @@ class AutoSchema(SpectacularAutoSchema):
                 ErrorSerializer, _("Too many requests; see Retry-After")
             )
         errors["503"] = OpenApiResponse(
-            ErrorSerializer, _("Database temporarily unavailable")
+            ErrorSerializer,
+            _("Database or Clerk unreachable for now; see Retry-After")
+            if self.view.get_authenticators()
+            else _("Database temporarily unavailable; see Retry-After"),
         )
         return errors
 

@@ -10,6 +10,7 @@ from rest_framework.routers import SimpleRouter
 
 from courses.views.account import me
 from courses.views.catalog import CourseViewSet
+from courses.views.frontend import frontend_config
 from courses.views.health import health_check
 from courses.views.learning import EnrollmentViewSet, my_courses
 from courses.views.payments import (
@@ -27,6 +28,7 @@ router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
     path("health/", health_check, name="health-check"),
+    path("config/", frontend_config, name="frontend-config"),
     path("me/", me, name="me"),
     # Payment paths come before the router: its enrollments/{pk}/ would
     # otherwise swallow enrollments/verify_payment/.
@@ -47,10 +49,11 @@ urlpatterns = [
     ),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("my-courses/", my_courses, name="my-courses"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Not throttled: Swagger UI loads the schema on every page view.
+    path("schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="courses:schema"),
+        SpectacularSwaggerView.as_view(url_name="courses:schema", throttle_classes=[]),
         name="swagger-ui",
     ),
 ]

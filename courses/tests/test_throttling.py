@@ -89,3 +89,24 @@ def test_health_check_is_never_throttled(api_client, low_rates):
         response = api_client.get("/api/health/")
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/schema/", "/api/schema/?format=json", "/api/docs/", "/api/config/"]
+)
+def test_the_schema_the_docs_and_the_config_are_never_throttled(
+    api_client, low_rates, settings, path
+):
+    # The docs page names its assets; the production manifest exists only
+    # after collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+    statuses = {api_client.get(path).status_code for _ in range(5)}
+
+    assert statuses == {200}
+    assert api_client.get("/api/courses/").status_code == 200  # 1 of 2 left
