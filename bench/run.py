@@ -74,7 +74,11 @@ def free_port() -> int:
 
 
 class Server:
-    """One gunicorn master and its sync workers, the README's production command."""
+    """One gunicorn master and its sync workers (gunicorn's default class).
+
+    Not the README's deployment, which runs config/gunicorn.py's threaded
+    (gthread) workers: the figures describe sync workers (docs/PERFORMANCE.md).
+    """
 
     def __init__(
         self,
@@ -1052,7 +1056,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{catalog.enrollments:,} enrollments."
         )
         emit(
-            f"gunicorn: {args.workers} sync workers each"
+            f"gunicorn: {args.workers} sync workers each (not the threaded "
+            "workers of config/gunicorn.py)"
             f"{' (--preload)' if args.preload else ''}; wrk -t{args.threads} "
             f"-c{args.connections or 2 * args.workers}, {args.duration:g} s x "
             f"{args.repeat} per row, interleaved; medians."
