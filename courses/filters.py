@@ -101,9 +101,10 @@ class EnrollmentFilter(filters.FilterSet):
     """`?status=`: paid by default (the tutorial's list), `all` for every status."""
 
     ALL = "all"
+    STATUS_CHOICES = [*Enrollment.Status.choices, (ALL, _("Every status"))]
 
     status = filters.ChoiceFilter(
-        choices=[*Enrollment.Status.choices, (ALL, _("Every status"))],
+        choices=STATUS_CHOICES,
         method="filter_status",
         label=_("Payment status (default: paid); all: every status"),
     )

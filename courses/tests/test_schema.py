@@ -155,3 +155,32 @@ def test_swagger_ui_is_served_with_local_assets(api_client, settings):
     # hold the letters "cdn" (about one page in 300), never a dot.
     assert "cdn." not in html.lower()
     assert "/api/schema/" in html
+
+
+def test_enrollment_list_documents_paid_as_the_default_status(schema):
+    [status] = [
+        parameter
+        for parameter in schema["paths"]["/api/enrollments/"]["get"]["parameters"]
+        if parameter["name"] == "status"
+    ]
+
+    assert status["schema"]["default"] == "paid"
+    assert "all" in status["schema"]["enum"]
+
+
+def test_verify_payment_documents_success_pending_and_refunded(schema):
+    output = schema["components"]["schemas"]["VerifyPaymentOutput"]
+    ref = output["properties"]["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1]
+
+    assert schema["components"]["schemas"][ref]["enum"] == [
+        "success",
+        "pending",
+        "refunded",
+    ]
+
+
+def test_config_is_documented_without_sign_in(schema):
+    operation = schema["paths"]["/api/config/"]["get"]
+
+    assert "security" not in operation  # like the health check: no scheme at all
+    assert set(operation["responses"]["200"]["content"]["application/json"]["schema"])

@@ -1,7 +1,7 @@
 """The student's enrollments: thin read-only views over selectors."""
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
@@ -23,6 +23,15 @@ from courses.serializers import StudentEnrollmentSerializer
             "(failed, expired, refunded) for one other status, `?status=all` "
             "for every status."
         ),
+        parameters=[
+            OpenApiParameter(
+                "status",
+                str,
+                enum=[value for value, _label in EnrollmentFilter.STATUS_CHOICES],
+                default=EnrollmentFilter.defaults["status"],
+                description=_("Payment status (default: paid); all: every status"),
+            )
+        ],
     ),
     retrieve=extend_schema(summary=_("One of the caller's enrollments")),
 )
