@@ -271,9 +271,12 @@ def test_a_token_accepted_before_is_refused_once_expired(
     fake_clerk, api_client, settings
 ):
     settings.CLERK_CLOCK_SKEW_SECONDS = 0
-    token = fake_clerk.issue_token(email="a@example.com", exp=now() + 1)
+    # Two to three seconds of validity: on a busy machine the first request
+    # must still come in time (exp is a whole second).
+    expires = now() + 3
+    token = fake_clerk.issue_token(email="a@example.com", exp=expires)
     accepted = get_me(api_client, f"Bearer {token}")
-    time.sleep(2.1)
+    time.sleep(max(0.0, expires - time.time()) + 1.1)
 
     refused = get_me(api_client, f"Bearer {token}")
 
