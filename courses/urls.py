@@ -11,7 +11,13 @@ from rest_framework.routers import SimpleRouter
 from courses.views.account import me
 from courses.views.catalog import CourseViewSet
 from courses.views.health import health_check
-from courses.views.learning import EnrollmentViewSet, my_courses
+from courses.views.learning import (
+    CourseOutlineView,
+    EnrollmentViewSet,
+    LessonCompletionView,
+    LessonDetailView,
+    my_courses,
+)
 from courses.views.payments import (
     CreateCheckoutView,
     CreatePaymentIntentView,
@@ -44,6 +50,17 @@ urlpatterns = [
         "enrollments/verify_payment/",
         VerifyPaymentView.as_view(),
         name="enrollment-verify-payment",
+    ),
+    path(
+        "courses/<int:pk>/outline/",
+        CourseOutlineView.as_view(),
+        name="course-outline",
+    ),
+    path("lessons/<int:pk>/", LessonDetailView.as_view(), name="lesson-detail"),
+    path(
+        "lessons/<int:pk>/complete/",
+        LessonCompletionView.as_view(),
+        name="lesson-complete",
     ),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("my-courses/", my_courses, name="my-courses"),
