@@ -4,7 +4,7 @@ Explicit paths come first, the router last: a path such as
 courses/<id>/create_checkout/ must be matched before the router's patterns.
 """
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -26,6 +26,29 @@ from courses.views.payments import (
 from courses.views.webhooks.stripe import stripe_webhook
 
 app_name = "courses"
+
+
+class IdConverter:
+    """A database id: digits that fit a BIGINT; anything larger matches no route.
+
+    An id beyond the column's range would otherwise reach a foreign-key filter,
+    which Django does not check (the database refuses it: a 500).
+    """
+
+    regex = "[0-9]{1,19}"
+    MAX = 2**63 - 1
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > self.MAX:
+            raise ValueError(value)
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 router = SimpleRouter()
 router.register("courses", CourseViewSet, basename="course")
@@ -52,13 +75,13 @@ urlpatterns = [
         name="enrollment-verify-payment",
     ),
     path(
-        "courses/<int:pk>/outline/",
+        "courses/<id:pk>/outline/",
         CourseOutlineView.as_view(),
         name="course-outline",
     ),
-    path("lessons/<int:pk>/", LessonDetailView.as_view(), name="lesson-detail"),
+    path("lessons/<id:pk>/", LessonDetailView.as_view(), name="lesson-detail"),
     path(
-        "lessons/<int:pk>/complete/",
+        "lessons/<id:pk>/complete/",
         LessonCompletionView.as_view(),
         name="lesson-complete",
     ),

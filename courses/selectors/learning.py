@@ -55,13 +55,16 @@ def _completed_published_count(enrollment: models.OuterRef) -> models.Func:
     )
 
 
-def _next_lesson_id(enrollment: models.OuterRef, course: models.OuterRef):
-    """The first published lesson of the course, in outline order, not completed."""
+def _next_lesson_id() -> models.Subquery:
+    """The first published lesson of the enrollment's course, in outline order,
+    that the enrollment has not completed."""
     completed = LessonProgress.objects.filter(
-        enrollment=models.OuterRef(enrollment), lesson=models.OuterRef("pk")
+        # The enrollment is two levels out: enrollment > lesson > progress.
+        enrollment=models.OuterRef(models.OuterRef("pk")),
+        lesson=models.OuterRef("pk"),
     )
     remaining = (
-        Lesson.objects.filter(course=course, is_published=True)
+        Lesson.objects.filter(course=models.OuterRef("course_id"), is_published=True)
         .filter(~models.Exists(completed))
         .in_outline_order()
         .values("id")[:1]
@@ -78,7 +81,7 @@ def _with_progress(enrollments: models.QuerySet) -> models.QuerySet:
             models.OuterRef("course_id")
         ),
         progress_completed_lessons=_completed_published_count(models.OuterRef("pk")),
-        progress_next_lesson_id=_next_lesson_id("pk", models.OuterRef("course_id")),
+        progress_next_lesson_id=_next_lesson_id(),
     )
 
 
