@@ -196,7 +196,7 @@ def _run_at_once(count, target):
         try:
             barrier.wait(timeout=10)
             target()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -268,12 +268,16 @@ def _matrix_lessons():
     active = CourseFactory()
     inactive = CourseFactory(is_active=False)
     section = SectionFactory(course=active)
-    return active, inactive, {
-        "preview": LessonFactory(section=section, is_preview=True),
-        "members_only": LessonFactory(section=section),
-        "unpublished": LessonFactory(section=section, is_published=False),
-        "inactive_course": LessonFactory(section__course=inactive, is_preview=True),
-    }
+    return (
+        active,
+        inactive,
+        {
+            "preview": LessonFactory(section=section, is_preview=True),
+            "members_only": LessonFactory(section=section),
+            "unpublished": LessonFactory(section=section, is_published=False),
+            "inactive_course": LessonFactory(section__course=inactive, is_preview=True),
+        },
+    )
 
 
 def _caller(api_client, caller, courses):
@@ -358,7 +362,9 @@ def test_lesson_detail_in_english_says_so_in_english(student_client, course):
 def test_a_refunded_student_loses_access_at_once(api_client, fake_stripe):
     enrollment = _paid_through_stripe(fake_stripe)
     lesson = LessonFactory(section__course=enrollment.course)
-    api_client.force_authenticate(user=ClerkUser(clerk_user_id=enrollment.clerk_user_id))
+    api_client.force_authenticate(
+        user=ClerkUser(clerk_user_id=enrollment.clerk_user_id)
+    )
     before = api_client.get(f"/api/lessons/{lesson.pk}/")
 
     payments.enrollment_refund(enrollment_id=enrollment.pk)
