@@ -2,7 +2,12 @@
 outlines, lessons and their completion. Thin views over selectors and services."""
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
@@ -101,6 +106,14 @@ _LESSON_ERRORS = {
 }
 
 
+def _id(description: str) -> OpenApiParameter:
+    # The path converter (courses/urls.py) takes digits that fit a BIGINT.
+    return OpenApiParameter("id", int, OpenApiParameter.PATH, description=description)
+
+
+_LESSON_ID = _id("A lesson's id")
+
+
 def _published_lesson(pk: int) -> Lesson:
     try:
         return lesson_get_published(pk=pk)
@@ -113,6 +126,7 @@ class CourseOutlineView(APIView):
 
     @extend_schema(
         operation_id="courses_outline",
+        parameters=[_id("A course's id")],
         summary=_("A course's sections and published lessons"),
         description=_(
             "Published lessons only, in order (sections by position, lessons by "
@@ -144,6 +158,7 @@ class LessonDetailView(APIView):
 
     @extend_schema(
         operation_id="lessons_retrieve",
+        parameters=[_LESSON_ID],
         summary=_("A lesson with its content"),
         description=_(
             "A free preview is open to anyone; any other lesson to students with "
@@ -176,6 +191,7 @@ class LessonCompletionView(APIView):
 
     @extend_schema(
         operation_id="lessons_complete",
+        parameters=[_LESSON_ID],
         summary=_("Mark a lesson complete"),
         description=_(
             "Needs a paid enrollment in the course, previews included. Repeating "
@@ -206,6 +222,7 @@ class LessonCompletionView(APIView):
 
     @extend_schema(
         operation_id="lessons_uncomplete",
+        parameters=[_LESSON_ID],
         summary=_("Mark a lesson incomplete"),
         description=_(
             "Needs a paid enrollment in the course. Repeating it changes nothing."
