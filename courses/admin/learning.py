@@ -72,7 +72,8 @@ class LessonInline(admin.StackedInline):
     fields = [
         ("title", "slug"),
         ("position", "kind", "duration_seconds"),
-        ("is_preview", "is_published"),
+        "is_preview",
+        "is_published",
         "video_url",
         "body",
     ]
