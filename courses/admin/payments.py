@@ -137,7 +137,13 @@ class EnrollmentAdmin(admin.ModelAdmin):
         (
             _("Dates"),
             {
-                "fields": ("enrolled_at", "paid_at", "refunded_at", "updated_at"),
+                "fields": (
+                    "enrolled_at",
+                    "paid_at",
+                    "refunded_at",
+                    "completed_at",
+                    "updated_at",
+                ),
                 "classes": ("collapse",),
             },
         ),
@@ -161,6 +167,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             "enrolled_at",
             "paid_at",
             "refunded_at",
+            "completed_at",
             "updated_at",
         ]
         if obj is not None:

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('duration_seconds', models.IntegerField(default=0, validators=[django.core.validators.MinValueValidator(0)], verbose_name='duration (seconds)')),
                 ('is_preview', models.BooleanField(default=False, help_text='Anyone may open it, without paying.', verbose_name='free preview')),
                 ('is_published', models.BooleanField(default=True, help_text='Unpublished lessons are hidden from students and not counted.', verbose_name='published')),
-                ('course', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='lessons', to='courses.course', verbose_name='course')),
+                ('course', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='lessons', to='courses.course', verbose_name='course')),
                 ('section', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lessons', to='courses.section', verbose_name='section')),
             ],
             options={
@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('completed_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='completed at')),
-                ('enrollment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lesson_progress', to='courses.enrollment', verbose_name='enrollment')),
+                ('enrollment', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lesson_progress', to='courses.enrollment', verbose_name='enrollment')),
                 ('lesson', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='progress', to='courses.lesson', verbose_name='lesson')),
             ],
             options={

@@ -100,6 +100,8 @@ class Lesson(models.Model):
         on_delete=models.CASCADE,
         related_name="lessons",
         editable=False,
+        # lesson_course_published_idx and the slug constraint start with it.
+        db_index=False,
         verbose_name=_("course"),
     )
     title = models.CharField(_("title"), max_length=200)
@@ -206,6 +208,7 @@ class LessonProgress(models.Model):
         "courses.Enrollment",
         on_delete=models.CASCADE,
         related_name="lesson_progress",
+        db_index=False,  # one_progress_per_lesson starts with it
         verbose_name=_("enrollment"),
     )
     lesson = models.ForeignKey(
