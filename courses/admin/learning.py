@@ -95,9 +95,11 @@ class SectionAdmin(admin.ModelAdmin):
     inlines = [LessonInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Section]:
+        # The course is part of a section's name (autocomplete, lists).
         return (
             super()
             .get_queryset(request)
+            .select_related("course")
             .annotate(lessons_total=models.Count("lessons"))
         )
 
@@ -125,7 +127,7 @@ class LessonAdmin(admin.ModelAdmin):
     ]
     list_filter = ["course", "kind", "is_preview", "is_published"]
     search_fields = ["title", "slug", "section__title", "course__title"]
-    list_select_related = ["course", "section"]
+    list_select_related = ["course", "section__course"]
     autocomplete_fields = ["section"]
     prepopulated_fields = {"slug": ("title",)}
     formfield_overrides = _URL_FIELD

@@ -45,7 +45,8 @@ class Section(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title
+        # With the course: section titles ("Introduction") repeat across courses.
+        return f"{self.course} / {self.title}"
 
 
 class LessonQuerySet(models.QuerySet):

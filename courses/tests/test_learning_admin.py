@@ -241,3 +241,21 @@ def test_section_list_counts_lessons_and_searches_by_course(admin_client):
     assert rows == [section]
     assert rows[0].lessons_total == 2
     assert Section.objects.count() == 2
+
+
+def test_section_autocomplete_names_the_course(admin_client):
+    SectionFactory(title="Basics", course=CourseFactory(title="Rust"))
+    SectionFactory(title="Basics", course=CourseFactory(title="Go"))
+
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "courses",
+            "model_name": "lesson",
+            "field_name": "section",
+            "term": "basics",
+        },
+    )
+
+    names = sorted(result["text"] for result in response.json()["results"])
+    assert names == ["Go / Basics", "Rust / Basics"]
