@@ -1,10 +1,13 @@
-"""Fill a PostgreSQL database with N courses and ~20 enrollments each, with COPY.
+"""Fill a PostgreSQL database with N courses, ~20 enrollments and 6 to 15 lessons
+each, with COPY.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_10k \\
         python -m bench.load --courses 10000
 
-Runs the migrations first, empties the three tables (`--keep` skips the load
-when the database already holds exactly N courses), then VACUUM ANALYZEs them.
+Runs the migrations first, empties the tables (`--keep` skips the load when the
+database already holds exactly N courses and their lessons), then VACUUM
+ANALYZEs them. The first course of the bench student has OUTLINE_LESSONS
+lessons, for the outline and lesson scenarios.
 """
 
 import argparse
@@ -23,6 +26,9 @@ BENCH_STUDENT = "user_bench_student"
 BENCH_STUDENT_COURSES = 10
 ENROLLMENTS_PER_COURSE = 20
 CHUNK_COURSES = 2000
+# The outline scenario's course: 4 sections of 10 lessons, the first a preview.
+OUTLINE_SECTIONS = 4
+OUTLINE_LESSONS = 40
 
 TITLE_PATTERNS = [
     "{topic} pour Débutants",
@@ -48,6 +54,41 @@ SENTENCES = [
     "Learn the patterns that experienced developers use every day.",
     "Des vidéos courtes, des notes détaillées et un forum d'entraide.",
 ]
+SECTION_COLUMNS = ("course_id", "title", "position")
+LESSON_COLUMNS = (
+    "section_id",
+    "course_id",
+    "title",
+    "slug",
+    "position",
+    "kind",
+    "body",
+    "video_url",
+    "duration_seconds",
+    "is_preview",
+    "is_published",
+)
+LESSON_WORDS = [
+    "Introduction",
+    "Installation",
+    "Premier exemple",
+    "Notions clés",
+    "Exercices",
+    "Erreurs fréquentes",
+    "Bonnes pratiques",
+    "Étude de cas",
+    "Projet",
+    "Récapitulatif",
+]
+LESSON_BODY = (
+    "## {title}\n\nDans cette leçon : les idées principales, **un exemple "
+    "commenté** et [la documentation](https://docs.example.com/{n}).\n\n"
+    "```python\nfor i in range(3):\n    print(i)\n```\n\n"
+    + " ".join(SENTENCES)
+    + "\n\n- un point\n- un autre point\n"
+)
+
+
 # Weights of the enrollment statuses; about half are paid.
 STATUSES = [("paid", 50), ("pending", 20), ("failed", 10), ("expired", 10)]
 STATUSES.append(("refunded", 10))
@@ -177,11 +218,71 @@ def enrollment_rows(
     return rows
 
 
+def section_rows(course_ids: list[int], *, rng: random.Random) -> list[tuple]:
+    return [
+        (course_id, f"Partie {n + 1}", n)
+        for course_id in course_ids
+        for n in range(rng.randint(2, 3))
+    ]
+
+
+def lesson_rows(
+    sections: list[tuple[int, int, int]],
+    *,
+    rng: random.Random,
+    per_section: tuple[int, int] = (3, 5),
+) -> list[tuple]:
+    """Lessons for (section id, course id, position) rows; each course's first
+    lesson is a free preview, one in twenty is unpublished."""
+    rows = []
+    numbers: dict[int, int] = {}
+    for section_id, course_id, _position in sorted(
+        sections, key=lambda row: (row[1], row[2])
+    ):
+        for position in range(rng.randint(*per_section)):
+            n = numbers.get(course_id, 0)
+            numbers[course_id] = n + 1
+            title = f"{LESSON_WORDS[n % len(LESSON_WORDS)]} ({n + 1})"
+            video = rng.random() < 0.6
+            rows.append(
+                (
+                    section_id,
+                    course_id,
+                    title,
+                    f"lecon-{n + 1}",
+                    position,
+                    "video" if video else "text",
+                    LESSON_BODY.format(title=title, n=n),
+                    f"https://videos.example.com/{course_id}/{n}.mp4" if video else "",
+                    rng.randrange(120, 1500, 30),
+                    n == 0,
+                    n == 0 or rng.random() >= 0.05,
+                )
+            )
+    return rows
+
+
+def _sections_of(cursor, section_table: str, course_ids: list[int]) -> list[tuple]:
+    cursor.execute(
+        f"SELECT id, course_id, position FROM {section_table} "  # noqa: S608
+        "WHERE course_id = ANY(%s)",
+        [course_ids],
+    )
+    return cursor.fetchall()
+
+
 def load(*, courses: int, seed: int, keep: bool) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from courses.models import Course, Enrollment, StripeEvent
+    from courses.models import (
+        Course,
+        Enrollment,
+        Lesson,
+        LessonProgress,
+        Section,
+        StripeEvent,
+    )
 
     if connection.vendor != "postgresql":
         sys.exit("bench.load needs PostgreSQL: set DATABASE_URL=postgres://...")
@@ -189,7 +290,9 @@ def load(*, courses: int, seed: int, keep: bool) -> None:
 
     course_table = Course._meta.db_table
     enrollment_table = Enrollment._meta.db_table
-    if keep and Course.objects.count() == courses:
+    section_table = Section._meta.db_table
+    lesson_table = Lesson._meta.db_table
+    if keep and Course.objects.count() == courses and Lesson.objects.exists():
         print(f"{connection.settings_dict['NAME']}: {courses} courses already loaded")
         return
 
@@ -197,7 +300,16 @@ def load(*, courses: int, seed: int, keep: bool) -> None:
     now = datetime.datetime.now(datetime.UTC)
     students = max(1000, 2 * courses)
     with transaction.atomic(), connection.cursor() as cursor:
-        tables = ", ".join((enrollment_table, course_table, StripeEvent._meta.db_table))
+        tables = ", ".join(
+            (
+                LessonProgress._meta.db_table,
+                lesson_table,
+                section_table,
+                enrollment_table,
+                course_table,
+                StripeEvent._meta.db_table,
+            )
+        )
         cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         serial = 0
         with tqdm(total=courses, unit="course", desc="courses+enrollments") as bar:
@@ -219,6 +331,21 @@ def load(*, courses: int, seed: int, keep: bool) -> None:
                 )
                 serial += len(rows)
                 _copy(cursor, enrollment_table, ENROLLMENT_COLUMNS, rows)
+                course_ids = [course_id for course_id, _ in chunk]
+                _copy(
+                    cursor,
+                    section_table,
+                    SECTION_COLUMNS,
+                    section_rows(course_ids, rng=rng),
+                )
+                _copy(
+                    cursor,
+                    lesson_table,
+                    LESSON_COLUMNS,
+                    lesson_rows(
+                        _sections_of(cursor, section_table, course_ids), rng=rng
+                    ),
+                )
                 bar.update(size)
 
         # The signed-in student of the my-courses scenario: 10 paid courses.
@@ -251,11 +378,38 @@ def load(*, courses: int, seed: int, keep: bool) -> None:
             )
         _copy(cursor, enrollment_table, ENROLLMENT_COLUMNS, own)
 
+        # The outline scenario's course: the bench student's first, rebuilt
+        # with OUTLINE_SECTIONS sections of ten lessons.
+        outline_course = own[0][0]
+        cursor.execute(
+            f"DELETE FROM {lesson_table} WHERE course_id = %s",  # noqa: S608
+            [outline_course],
+        )
+        cursor.execute(
+            f"DELETE FROM {section_table} WHERE course_id = %s",  # noqa: S608
+            [outline_course],
+        )
+        _copy(
+            cursor,
+            section_table,
+            SECTION_COLUMNS,
+            [(outline_course, f"Partie {n + 1}", n) for n in range(OUTLINE_SECTIONS)],
+        )
+        per_section = OUTLINE_LESSONS // OUTLINE_SECTIONS
+        outline = lesson_rows(
+            _sections_of(cursor, section_table, [outline_course]),
+            rng=rng,
+            per_section=(per_section, per_section),
+        )
+        # All published: the outline shows exactly OUTLINE_LESSONS lessons.
+        outline = [(*row[:-1], True) for row in outline]
+        _copy(cursor, lesson_table, LESSON_COLUMNS, outline)
+
     # VACUUM as autovacuum would have done on a live database: it sets the
     # visibility map, without which PostgreSQL avoids index-only scans.
     with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {course_table}")
-        cursor.execute(f"VACUUM ANALYZE {enrollment_table}")
+        for table in (course_table, enrollment_table, section_table, lesson_table):
+            cursor.execute(f"VACUUM ANALYZE {table}")
     print(
         f"{connection.settings_dict['NAME']}: {courses} courses, "
         f"{serial} enrollments, {students} students"

@@ -35,7 +35,7 @@ import psycopg2
 import redis
 
 from bench import wrk
-from bench.load import BENCH_STUDENT, ENROLLMENT_COLUMNS, _copy
+from bench.load import BENCH_STUDENT, ENROLLMENT_COLUMNS, OUTLINE_LESSONS, _copy
 from courses.tests.fakes.clerk import FakeClerk
 from courses.tests.fakes.stripe import stripe_signature
 
@@ -59,6 +59,8 @@ SCENARIOS = (
     "list_signed",
     "detail_signed",
     "my_courses",
+    "outline_anon",
+    "lesson_signed",
     "webhook_first",
     "webhook_duplicate",
 )
@@ -236,6 +238,9 @@ class Catalog:
     priced: list[tuple[int, int]]  # (course id, price in cents) of paying courses
     courses: int
     enrollments: int
+    # The bench student's course with OUTLINE_LESSONS lessons, and its lessons.
+    outline_course: int | None
+    outline_lessons: list[int]
 
     @property
     def deep_page(self) -> int:
@@ -256,7 +261,22 @@ def read_catalog(url: str) -> Catalog:
         courses = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM courses_enrollment")
         enrollments = cursor.fetchone()[0]
-    return Catalog(url, active, priced, courses, enrollments)
+        cursor.execute(
+            "SELECT l.course_id FROM courses_lesson l "
+            "JOIN courses_enrollment e ON e.course_id = l.course_id "
+            "WHERE e.clerk_user_id = %s AND e.status = 'paid' AND l.is_published "
+            "GROUP BY l.course_id HAVING count(*) = %s ORDER BY l.course_id LIMIT 1",
+            [BENCH_STUDENT, OUTLINE_LESSONS],
+        )
+        found = cursor.fetchone()
+        outline_course = found[0] if found else None
+        cursor.execute(
+            "SELECT id FROM courses_lesson WHERE course_id = %s AND NOT is_preview "
+            "ORDER BY id",
+            [outline_course],
+        )
+        lessons = [row[0] for row in cursor.fetchall()]
+    return Catalog(url, active, priced, courses, enrollments, outline_course, lessons)
 
 
 # --- Webhook deliveries ---------------------------------------------------------
@@ -416,6 +436,12 @@ def scenarios(
     def details(headers: dict[str, str]) -> list[wrk.Request]:
         return [wrk.Request("GET", f"/api/courses/{i}/", headers) for i in detail_ids]
 
+    def lessons() -> list[wrk.Request]:
+        return [
+            wrk.Request("GET", f"/api/lessons/{i}/", student)
+            for i in catalog.outline_lessons
+        ]
+
     def duplicates() -> list[wrk.Request]:
         return [webhook_request(payload) for payload in webhooks.processed]
 
@@ -457,6 +483,22 @@ def scenarios(
             (API,),
             None,
             lambda: [wrk.Request("GET", "/api/my-courses/", student)],
+        ),
+        Scenario(
+            "outline_anon",
+            f"outline, anonymous ({OUTLINE_LESSONS} lessons)",
+            (API,),
+            "detail_anon",
+            lambda: [
+                wrk.Request("GET", f"/api/courses/{catalog.outline_course}/outline/")
+            ],
+        ),
+        Scenario(
+            "lesson_signed",
+            "lesson, signed in, paid",
+            (API,),
+            "detail_anon",
+            lessons,
         ),
         Scenario(
             "webhook_first",

@@ -245,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Named after what they are, so that another `kind` or `code` never clashes.
+    "ENUM_NAME_OVERRIDES": {
+        "LessonKindEnum": "courses.models.learning.Lesson.Kind",
+        "EnrollmentRequiredCodeEnum": [("enrollment_required", "enrollment_required")],
+    },
 }
 
 # --- CORS ----------------------------------------------------------------------

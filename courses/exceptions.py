@@ -1,4 +1,8 @@
-"""API errors with a stable JSON shape: {"detail": "..."} (DRF's own form)."""
+"""API errors with a stable JSON shape: {"detail": "..."} (DRF's own form).
+
+An error whose class sets `exposes_code` also carries {"code": "..."}, for the
+frontend to act on (EnrollmentRequired: show the "buy this course" button).
+"""
 
 import logging
 from typing import Any
@@ -7,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,14 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+class EnrollmentRequired(PermissionDenied):
+    """Signed in, but without a paid enrollment in the lesson's course."""
+
+    default_detail = _("This lesson is only open to students who bought the course.")
+    default_code = "enrollment_required"
+    exposes_code = True
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus: a lost database is a 503 with a retry hint, not a 500.
 
@@ -54,6 +66,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is not None and isinstance(exc, ServiceUnavailable):
         response.headers.setdefault("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS))
+    if response is not None and getattr(exc, "exposes_code", False):
+        response.data["code"] = exc.default_code
     return response
 
 

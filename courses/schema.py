@@ -22,6 +22,18 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class EnrollmentRequiredErrorSerializer(serializers.Serializer):
+    """A 403 for a lesson of a course the caller has not paid for."""
+
+    detail = serializers.CharField(
+        help_text=_("What went wrong, in the caller's language")
+    )
+    code = serializers.ChoiceField(
+        choices=["enrollment_required"],
+        help_text=_("For the frontend: offer to buy the course"),
+    )
+
+
 class ValidationErrorSerializer(serializers.Serializer):
     """A 400: each bad field or query parameter with its messages."""
 

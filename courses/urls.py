@@ -4,7 +4,7 @@ Explicit paths come first, the router last: a path such as
 courses/<id>/create_checkout/ must be matched before the router's patterns.
 """
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -12,7 +12,13 @@ from courses.views.account import me
 from courses.views.catalog import CourseViewSet
 from courses.views.frontend import frontend_config
 from courses.views.health import health_check
-from courses.views.learning import EnrollmentViewSet, my_courses
+from courses.views.learning import (
+    CourseOutlineView,
+    EnrollmentViewSet,
+    LessonCompletionView,
+    LessonDetailView,
+    my_courses,
+)
 from courses.views.payments import (
     CreateCheckoutView,
     CreatePaymentIntentView,
@@ -21,6 +27,29 @@ from courses.views.payments import (
 from courses.views.webhooks.stripe import stripe_webhook
 
 app_name = "courses"
+
+
+class IdConverter:
+    """A database id: digits that fit a BIGINT; anything larger matches no route.
+
+    An id beyond the column's range would otherwise reach a foreign-key filter,
+    which Django does not check (the database refuses it: a 500).
+    """
+
+    regex = "[0-9]{1,19}"
+    MAX = 2**63 - 1
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > self.MAX:
+            raise ValueError(value)
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 router = SimpleRouter()
 router.register("courses", CourseViewSet, basename="course")
@@ -46,6 +75,17 @@ urlpatterns = [
         "enrollments/verify_payment/",
         VerifyPaymentView.as_view(),
         name="enrollment-verify-payment",
+    ),
+    path(
+        "courses/<id:pk>/outline/",
+        CourseOutlineView.as_view(),
+        name="course-outline",
+    ),
+    path("lessons/<id:pk>/", LessonDetailView.as_view(), name="lesson-detail"),
+    path(
+        "lessons/<id:pk>/complete/",
+        LessonCompletionView.as_view(),
+        name="lesson-complete",
     ),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("my-courses/", my_courses, name="my-courses"),

@@ -31,9 +31,17 @@ DETAIL_FIELDS = (
     "duration_hours",
     "thumbnail_url",
     "enrollment_count",
+    "lesson_count",
+    "duration_seconds",
     "created_at",
     "updated_at",
 )
+# Annotations of CourseQuerySet, under the API's names.
+ANNOTATED = {
+    "enrollment_count": F("paid_enrollment_count"),
+    "lesson_count": F("published_lesson_count"),
+    "duration_seconds": F("published_lesson_seconds"),
+}
 COUNT_TTL_SECONDS = 60
 
 # The total is counted once a minute per process: the baseline pays for no
@@ -50,11 +58,13 @@ def _active_count() -> int:
 
 
 def _catalog(fields: tuple[str, ...]):
-    """Active courses, newest first, as dicts of `fields` (enrollment_count last)."""
+    """Active courses, newest first, as dicts of `fields` (annotations last)."""
     courses = Course.objects.active().with_enrollment_count()
+    if "lesson_count" in fields:
+        courses = courses.with_lesson_totals()
     return courses.order_by("-created_at", "-id").values(
-        *(f for f in fields if f != "enrollment_count"),
-        enrollment_count=F("paid_enrollment_count"),
+        *(f for f in fields if f not in ANNOTATED),
+        **{name: value for name, value in ANNOTATED.items() if name in fields},
     )
 
 

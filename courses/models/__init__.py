@@ -1,6 +1,14 @@
 """The models, one module per area; every model is importable from here."""
 
 from courses.models.catalog import Course, CourseQuerySet, paid_enrollment_count
+from courses.models.learning import (
+    Lesson,
+    LessonProgress,
+    LessonQuerySet,
+    Section,
+    published_lesson_count,
+    published_lesson_seconds,
+)
 from courses.models.payments import Enrollment, EnrollmentQuerySet, StripeEvent
 
 __all__ = [
@@ -8,6 +16,12 @@ __all__ = [
     "CourseQuerySet",
     "Enrollment",
     "EnrollmentQuerySet",
+    "Lesson",
+    "LessonProgress",
+    "LessonQuerySet",
+    "Section",
     "StripeEvent",
     "paid_enrollment_count",
+    "published_lesson_count",
+    "published_lesson_seconds",
 ]

@@ -1,4 +1,4 @@
-"""The catalog: courses and their paid-enrollment count."""
+"""The catalog: courses, their paid-enrollment count and their published lessons."""
 
 from decimal import Decimal
 
@@ -6,6 +6,11 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from courses.models.learning import (
+    Lesson,
+    published_lesson_count,
+    published_lesson_seconds,
+)
 from courses.models.payments import Enrollment
 
 
@@ -21,6 +26,17 @@ class CourseQuerySet(models.QuerySet):
         """
         return self.annotate(
             paid_enrollment_count=paid_enrollment_count(models.OuterRef("pk"))
+        )
+
+    def with_lesson_totals(self) -> "CourseQuerySet":
+        """Annotate `published_lesson_count` and `published_lesson_seconds`.
+
+        Correlated subqueries too, answered from lesson_course_published_idx:
+        the course detail stays one query however many lessons it has.
+        """
+        return self.annotate(
+            published_lesson_count=published_lesson_count(models.OuterRef("pk")),
+            published_lesson_seconds=published_lesson_seconds(models.OuterRef("pk")),
         )
 
 
@@ -113,3 +129,21 @@ class Course(models.Model):
         if annotated is not None:
             return annotated
         return self.enrollments.filter(status=Enrollment.Status.PAID).count()
+
+    @property
+    def lesson_count(self) -> int:
+        """Published lessons; uses the annotation when the queryset provided one."""
+        annotated = getattr(self, "published_lesson_count", None)
+        if annotated is not None:
+            return annotated
+        return Lesson.objects.filter(course=self).published().count()
+
+    @property
+    def duration_seconds(self) -> int:
+        """Total length of the published lessons; uses the annotation if present."""
+        annotated = getattr(self, "published_lesson_seconds", None)
+        if annotated is not None:
+            return annotated
+        published = Lesson.objects.filter(course=self).published()
+        total = published.aggregate(total=models.Sum("duration_seconds"))["total"]
+        return total or 0

@@ -81,6 +81,9 @@ class Enrollment(models.Model):
     enrolled_at = models.DateTimeField(_("enrolled at"), auto_now_add=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    # When the student completed the last published lesson (courses.services.
+    # learning); cleared if they mark a lesson incomplete again.
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = EnrollmentQuerySet.as_manager()

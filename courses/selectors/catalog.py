@@ -41,7 +41,10 @@ def course_list_public(*, user: ClerkUser | None = None) -> models.QuerySet[Cour
 def course_get_public(
     *, user: ClerkUser | None = None, pk: int | None = None, slug: str | None = None
 ) -> Course:
-    """One active course by id or slug; raises Course.DoesNotExist otherwise."""
+    """One active course by id or slug; raises Course.DoesNotExist otherwise.
+
+    With its published lessons' count and total duration, in the same query.
+    """
     lookup: dict[str, Any] = {}
     if pk is not None:
         lookup["pk"] = pk
@@ -49,4 +52,4 @@ def course_get_public(
         lookup["slug"] = slug
     if not lookup:
         raise Course.DoesNotExist
-    return course_list_public(user=user).get(**lookup)
+    return course_list_public(user=user).with_lesson_totals().get(**lookup)

@@ -60,6 +60,15 @@ class CourseListSerializer(CachedFieldsModelSerializer):
 class CourseSerializer(CourseListSerializer):
     """A course's detail page: the list's fields and the rest of the course."""
 
+    # Properties of Course that read the annotations of
+    # courses.selectors.course_get_public (CourseQuerySet.with_lesson_totals).
+    lesson_count = serializers.IntegerField(
+        read_only=True, help_text=_("Published lessons")
+    )
+    duration_seconds = serializers.IntegerField(
+        read_only=True, help_text=_("Total length of the published lessons")
+    )
+
     class Meta(CourseListSerializer.Meta):
         fields = [
             "id",
@@ -73,6 +82,8 @@ class CourseSerializer(CourseListSerializer):
             "thumbnail_url",
             "enrollment_count",
             "is_enrolled",
+            "lesson_count",
+            "duration_seconds",
             "created_at",
             "updated_at",
         ]

@@ -7,7 +7,7 @@ import factory
 from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
-from courses.models import Course, Enrollment
+from courses.models import Course, Enrollment, Lesson, LessonProgress, Section
 
 
 class CourseFactory(DjangoModelFactory):
@@ -38,3 +38,36 @@ class EnrollmentFactory(DjangoModelFactory):
             is_paid=True,
             paid_at=factory.Faker("date_time", tzinfo=datetime.UTC),
         )
+
+
+class SectionFactory(DjangoModelFactory):
+    class Meta:
+        model = Section
+
+    course = factory.SubFactory(CourseFactory)
+    title = factory.Sequence(lambda n: f"Section {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class LessonFactory(DjangoModelFactory):
+    """A published text lesson; Lesson.save() sets its course from the section."""
+
+    class Meta:
+        model = Lesson
+
+    section = factory.SubFactory(SectionFactory)
+    title = factory.Sequence(lambda n: f"Lesson {n}")
+    slug = factory.LazyAttribute(lambda lesson: slugify(lesson.title))
+    position = factory.Sequence(lambda n: n)
+    body = "Some *Markdown*."
+    duration_seconds = 300
+
+
+class LessonProgressFactory(DjangoModelFactory):
+    class Meta:
+        model = LessonProgress
+
+    enrollment = factory.SubFactory(EnrollmentFactory, paid=True)
+    lesson = factory.SubFactory(
+        LessonFactory, section__course=factory.SelfAttribute("...enrollment.course")
+    )

@@ -80,3 +80,19 @@ def test_create_test_data_refuses_bad_numbers_naming_the_argument(options, messa
 def test_create_test_data_refuses_a_count_that_is_not_a_number():
     with pytest.raises(CommandError, match="--courses"):
         call_command("create_test_data", "--courses", "many")
+
+
+def test_create_test_data_gives_each_demo_course_an_outline_once():
+    call_command("create_test_data")
+    lessons = {c.slug: list(c.lessons.order_by("id")) for c in Course.objects.all()}
+    call_command("create_test_data")
+
+    for course in Course.objects.all():
+        sections = list(course.sections.all())
+        assert 2 <= len(sections) <= 3
+        for section in sections:
+            assert 3 <= section.lessons.count() <= 5
+        first = course.lessons.order_by("section__position", "position").first()
+        assert first.is_preview is True
+        assert course.lessons.filter(is_preview=True).count() == 1
+        assert list(course.lessons.order_by("id")) == lessons[course.slug]

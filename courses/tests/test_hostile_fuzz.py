@@ -17,7 +17,13 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
-from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.factories import (
+    CourseFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    LessonProgressFactory,
+    SectionFactory,
+)
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -62,15 +68,34 @@ FUZZ_USER = "user_fuzz"
 @pytest.fixture
 def catalog():
     """A few rows, so that some generated requests reach real objects."""
+    # Explicit small ids, which generated paths hit most; the tables are empty
+    # here and nothing in this fixture takes an id from their sequences.
     paid = CourseFactory(
-        slug="python-basics", thumbnail_url="https://cdn.example/p.png"
+        id=1, slug="python-basics", thumbnail_url="https://cdn.example/p.png"
     )
-    pending = CourseFactory(slug="django-rest")
-    CourseFactory(slug="free-course", price=0)
-    CourseFactory(slug="retired-course", is_active=False)
-    EnrollmentFactory(course=paid, clerk_user_id=FUZZ_USER, paid=True)
+    pending = CourseFactory(id=2, slug="django-rest")
+    CourseFactory(id=3, slug="free-course", price=0)
+    retired = CourseFactory(id=4, slug="retired-course", is_active=False)
+    enrollment = EnrollmentFactory(course=paid, clerk_user_id=FUZZ_USER, paid=True)
     EnrollmentFactory(course=pending, clerk_user_id=FUZZ_USER)
     EnrollmentFactory(course=pending, clerk_user_id="user_someone_else", paid=True)
+    _lessons(paid, pending, retired, enrollment)
+
+
+def _lessons(paid, pending, retired, enrollment):
+    """Lessons with explicit small ids: a preview, paid-only, a draft, one
+    completed, one of a course not bought, one of a retired course."""
+    intro = SectionFactory(course=paid, position=0)
+    more = SectionFactory(course=paid, position=1)
+    LessonFactory(id=1, section=intro, is_preview=True, kind="video")
+    LessonFactory(
+        id=2, section=intro, body="# Hi\n\n<script>x</script>[a](javascript:x)"
+    )
+    LessonFactory(id=3, section=intro, is_published=False)
+    done = LessonFactory(id=4, section=more)
+    LessonFactory(id=5, section=SectionFactory(course=pending))
+    LessonFactory(id=6, section=SectionFactory(course=retired), is_preview=True)
+    LessonProgressFactory(enrollment=enrollment, lesson=done)
 
 
 @pytest.fixture

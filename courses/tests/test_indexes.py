@@ -64,8 +64,34 @@ def _fill(courses: int, enrollments: int, students: int, paid_every: int = 4) ->
                 courses,
             ],
         )
-        cursor.execute("ANALYZE courses_course")
-        cursor.execute("ANALYZE courses_enrollment")
+        # Five lessons per course in one section, and progress on the first
+        # lesson of every paid enrollment: the progress subqueries' rows.
+        cursor.execute(
+            """
+            INSERT INTO courses_section (course_id, title, position)
+            SELECT id, 'Part 1', 0 FROM courses_course
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO courses_lesson (section_id, course_id, title, slug, position,
+                kind, body, video_url, duration_seconds, is_preview, is_published)
+            SELECT s.id, s.course_id, 'Lesson ' || n, 'lesson-' || n, n, 'text',
+                '', '', 300, n = 0, n <> 4
+            FROM courses_section s, generate_series(0, 4) AS n
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO courses_lessonprogress (enrollment_id, lesson_id, completed_at)
+            SELECT e.id, l.id, now()
+            FROM courses_enrollment e
+            JOIN courses_lesson l ON l.course_id = e.course_id AND l.position = 0
+            WHERE e.status = 'paid'
+            """
+        )
+        for table in ("course", "enrollment", "section", "lesson", "lessonprogress"):
+            cursor.execute(f"ANALYZE courses_{table}")
 
 
 def _plan(queryset) -> str:

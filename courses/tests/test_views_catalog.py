@@ -23,7 +23,14 @@ LIST_FIELDS = {
     "enrollment_count",
     "is_enrolled",
 }
-DETAIL_FIELDS = LIST_FIELDS | {"description", "is_active", "created_at", "updated_at"}
+DETAIL_FIELDS = LIST_FIELDS | {
+    "description",
+    "is_active",
+    "lesson_count",
+    "duration_seconds",
+    "created_at",
+    "updated_at",
+}
 
 
 @pytest.fixture
@@ -361,6 +368,7 @@ def test_my_courses_lists_the_callers_paid_courses_with_the_course_nested(
         "status",
         "enrolled_at",
         "paid_at",
+        "progress",
     }
     assert body[0]["is_paid"] is True
     assert set(body[0]["course"]) == DETAIL_FIELDS

@@ -1,4 +1,5 @@
-"""Create the three demo courses; --courses N also generates N courses for --seed.
+"""Create the three demo courses with their lessons; --courses N also generates N
+courses for --seed.
 
 Both are idempotent: the same command run twice leaves what the first run made.
 """
@@ -9,10 +10,11 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils.text import slugify
 from tqdm import tqdm
 
 from courses.demo_data import FIRST_NAMES, LAST_NAMES, TOPICS
-from courses.models import Course
+from courses.models import Course, Lesson, Section
 
 DEMO_COURSES = [
     {
@@ -46,6 +48,25 @@ DEMO_COURSES = [
 LEVELS = ["pour Débutants", "Avancé", "en Pratique", "de A à Z", "Intensif", "Express"]
 
 BATCH_SIZE = 2000
+
+SECTION_TITLES = ["Premiers pas", "Les bases", "Aller plus loin", "Projet final"]
+LESSON_TITLES = [
+    "Présentation du cours",
+    "Installer les outils",
+    "Un premier exemple",
+    "Les notions clés",
+    "Exercices guidés",
+    "Erreurs fréquentes",
+    "Bonnes pratiques",
+    "Étude de cas",
+    "Mise en pratique",
+    "Quiz de révision",
+    "Pour aller plus loin",
+    "Récapitulatif",
+    "Questions et réponses",
+    "Ressources",
+    "Conclusion",
+]
 
 
 # Beyond this, use bench/load.py (PostgreSQL COPY).
@@ -96,6 +117,9 @@ class Command(BaseCommand):
             style = self.style.SUCCESS if created else self.style.WARNING
             label = "Created course" if created else "Course exists"
             self.stdout.write(style(f"{label}: {course.title}"))
+            lessons = demo_outline_create(course)
+            if lessons:
+                self.stdout.write(self.style.SUCCESS(f"  with {lessons} lessons"))
 
         if count is not None:
             created = generate_courses(count, seed=seed, progress=sys.stdout.isatty())
@@ -146,3 +170,46 @@ def _generated_course(rng: random.Random, *, seed: int, number: int) -> Course:
         instructor_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
         duration_hours=rng.randrange(1, 80),
     )
+
+
+def demo_outline_create(course: Course) -> int:
+    """Give `course` 2-3 sections of 3-5 lessons, the first one a free preview.
+
+    Idempotent: a course that already has sections is left as it is. The plan
+    depends on the slug only, so every run (and every machine) builds the same
+    outline. Returns the number of lessons created.
+    """
+    if course.sections.exists():
+        return 0
+    rng = random.Random(course.slug)  # noqa: S311 - demo data
+    created = 0
+    with transaction.atomic():
+        for s in range(rng.randint(2, 3)):
+            section = Section.objects.create(
+                course=course, title=SECTION_TITLES[s], position=s
+            )
+            for n in range(rng.randint(3, 5)):
+                title = LESSON_TITLES[created % len(LESSON_TITLES)]
+                is_video = rng.random() < 0.6
+                Lesson.objects.create(
+                    section=section,
+                    title=title,
+                    slug=f"{created + 1}-{slugify(title)}",
+                    position=n,
+                    kind=Lesson.Kind.VIDEO if is_video else Lesson.Kind.TEXT,
+                    video_url=(
+                        f"https://videos.example.com/{course.slug}/{created + 1}.mp4"
+                        if is_video
+                        else ""
+                    ),
+                    duration_seconds=rng.randrange(120, 1500, 30),
+                    is_preview=created == 0,
+                    body=(
+                        f"## {title}\n\n"
+                        f"Dans cette leçon de *{course.title}* : les idées "
+                        "principales, un exemple commenté et un exercice.\n\n"
+                        "```python\nprint('Bonjour !')\n```\n"
+                    ),
+                )
+                created += 1
+    return created

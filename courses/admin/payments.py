@@ -1,34 +1,29 @@
-"""Staff admin for courses and enrollments (the tutorial's section 10).
+"""Staff admin for enrollments: their payment status, refunds and exports.
 
-Every HTML fragment is built with format_html/format_html_join, so student
-names and emails are escaped; list pages cost a fixed number of queries; the
-actions that touch payment records go through the services, which lock the
-rows, and each change they make leaves an admin log entry. Refunds go to Stripe
-only after a confirmation page.
+The actions that touch payment records go through the services, which lock
+the rows, and each change they make leaves an admin log entry. Refunds go to
+Stripe only after a confirmation page.
 """
 
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import chain
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from courses import stripe_gateway
-from courses.models import Course, Enrollment
+from courses.models import Enrollment
 from courses.services.payments import NotRefundable, enrollment_refund
 from courses.services.payments.staff import (
     StaffChangeResult,
@@ -36,14 +31,6 @@ from courses.services.payments.staff import (
     enrollment_mark_paid_by_staff,
     enrollment_mark_unpaid_by_staff,
 )
-
-# A course page lists at most this many enrollments (newest first) and links
-# to the full, paginated enrollment list beyond that.
-ENROLLMENT_TABLE_LIMIT = 100
-
-_BADGE_GREY = "#6b7280"
-_BADGE_ORANGE = "#b45309"
-_BADGE_GREEN = "#15803d"
 
 _STATUS_STYLES = {
     Enrollment.Status.PAID: ("#15803d", "✓"),
@@ -109,132 +96,6 @@ def _refund_skip_reason(enrollment: Enrollment) -> str | None:
     return None
 
 
-@admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
-    list_display = [
-        "title",
-        "price",
-        "is_active",
-        "instructor_name",
-        "enrollment_count_display",
-        "created_at",
-    ]
-    list_filter = ["is_active", "created_at", "instructor_name"]
-    search_fields = ["title", "description", "instructor_name"]
-    prepopulated_fields = {"slug": ("title",)}
-    # Django 6 makes https the default scheme for typed-in URLs; use it now.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    readonly_fields = [
-        "created_at",
-        "updated_at",
-        "enrollment_count_display",
-        "enrollment_list",
-    ]
-    fieldsets = (
-        (
-            _("Basic information"),
-            {"fields": ("title", "slug", "description", "is_active")},
-        ),
-        (
-            _("Price and instructor"),
-            {"fields": ("price", "instructor_name", "duration_hours")},
-        ),
-        (_("Media"), {"fields": ("thumbnail_url",)}),
-        (_("Statistics"), {"fields": ("enrollment_count_display", "enrollment_list")}),
-        (
-            _("Metadata"),
-            {"fields": ("created_at", "updated_at"), "classes": ("collapse",)},
-        ),
-    )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Course]:
-        # The badge reads this annotation: one subquery in the page's own
-        # query instead of one COUNT per course shown.
-        return super().get_queryset(request).with_enrollment_count()
-
-    def get_fieldsets(self, request: HttpRequest, obj: Course | None = None):
-        if obj is None:
-            # A course being created has no enrollments and no dates yet.
-            return self.fieldsets[:3]
-        return self.fieldsets
-
-    @admin.display(description=_("Enrolled"), ordering="paid_enrollment_count")
-    def enrollment_count_display(self, obj: Course) -> SafeString:
-        count = obj.enrollment_count
-        if count == 0:
-            colour = _BADGE_GREY
-        elif count < 10:
-            colour = _BADGE_ORANGE
-        else:
-            colour = _BADGE_GREEN
-        return format_html(
-            '<span class="enrollment-badge" title="{}" style="background-color: {}; '
-            'color: white; padding: 3px 10px; border-radius: 3px;">{}</span>',
-            _("Paid enrollments"),
-            colour,
-            count,
-        )
-
-    @admin.display(description=_("Enrollments"))
-    def enrollment_list(self, obj: Course) -> SafeString | str:
-        # One query: the newest rows plus one, to know whether to link to more.
-        enrollments = list(
-            obj.enrollments.order_by("-enrolled_at", "-id")[
-                : ENROLLMENT_TABLE_LIMIT + 1
-            ]
-        )
-        if not enrollments:
-            return _("No enrollments yet.")
-        # The admin's stylesheet already styles tables (padding, hairlines,
-        # dark mode), so the markup carries no inline styles.
-        header = format_html(
-            "<thead><tr><th>{}</th><th>{}</th><th>{}</th>"
-            '<th style="text-align: right;">{}</th><th>{}</th></tr></thead>',
-            _("Student"),
-            _("Email"),
-            _("Status"),
-            _("Price paid"),
-            _("Enrolled at"),
-        )
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td>'
-            '<td style="text-align: right;">{}\u00a0$</td><td>{}</td></tr>',
-            (
-                (
-                    reverse("admin:courses_enrollment_change", args=[e.pk]),
-                    e.student_name or _("N/A"),
-                    e.student_email,
-                    _status_html(e),
-                    _money(e.price_paid),
-                    formats.date_format(
-                        timezone.localtime(e.enrolled_at), "SHORT_DATETIME_FORMAT"
-                    ),
-                )
-                for e in enrollments[:ENROLLMENT_TABLE_LIMIT]
-            ),
-        )
-        more = ""
-        if len(enrollments) > ENROLLMENT_TABLE_LIMIT:
-            all_url = "{}?{}".format(
-                reverse("admin:courses_enrollment_changelist"),
-                urlencode({"course__id__exact": obj.pk}),
-            )
-            more = format_html(
-                '<p><a href="{}">{}</a></p>',
-                all_url,
-                _("Only the latest %(count)d are shown: see all enrollments.")
-                % {"count": ENROLLMENT_TABLE_LIMIT},
-            )
-        return format_html(
-            '<table class="enrollment-list" style="width: 100%;">'
-            "{}<tbody>{}</tbody></table>{}",
-            header,
-            rows,
-            more,
-        )
-
-
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
     list_display = [
@@ -276,7 +137,13 @@ class EnrollmentAdmin(admin.ModelAdmin):
         (
             _("Dates"),
             {
-                "fields": ("enrolled_at", "paid_at", "refunded_at", "updated_at"),
+                "fields": (
+                    "enrolled_at",
+                    "paid_at",
+                    "refunded_at",
+                    "completed_at",
+                    "updated_at",
+                ),
                 "classes": ("collapse",),
             },
         ),
@@ -300,6 +167,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             "enrolled_at",
             "paid_at",
             "refunded_at",
+            "completed_at",
             "updated_at",
         ]
         if obj is not None:
@@ -512,8 +380,3 @@ class EnrollmentAdmin(admin.ModelAdmin):
             self.message_user(
                 request, skipped(count) % {"count": count}, messages.WARNING
             )
-
-
-admin.site.site_header = _("Course Platform administration")
-admin.site.site_title = _("Course Platform Admin")
-admin.site.index_title = _("Dashboard")
