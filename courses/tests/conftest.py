@@ -1,4 +1,5 @@
-"""Shared fixtures and the postgres_only marker."""
+"""Shared fixtures, the postgres_only marker, and topology tests left out unless
+asked for."""
 
 import contextlib
 
@@ -11,6 +12,21 @@ from rest_framework.test import APIClient
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite has no row locks or concurrent writers")
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    # The topology tests start PgBouncer, HAProxy and two gunicorn nodes: they
+    # run when a marker expression names them (`pytest -m topology`, .ci/topology).
+    if "topology" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if not item.get_closest_marker("topology")]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(
+            items=[item for item in items if item.get_closest_marker("topology")]
+        )
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)
