@@ -40,6 +40,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -235,9 +236,15 @@ class Topology:
         nodes: int,
         pooled: bool,
         release: bool,
-        check_interval: str,
-        pool_size: int,
+        check_interval: str = "1s",
+        pool_size: int = 10,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """Start the pooler, run the release step, start the nodes, then HAProxy.
+
+        `env` (default: this process's environment) is what the nodes get, with
+        the topology's own DATABASE_URL, REDIS_URL, bind address... on top.
+        """
         if self.state and any(is_alive(c.get("pid")) for c in self.components.values()):
             raise TopologyError(
                 f"a topology is already running from {self.run_dir} (stop it first)"
@@ -269,7 +276,7 @@ class Topology:
             if pooled
             else database_url
         )
-        self.state["node_env"] = self._node_env()
+        self.state["node_env"] = self._node_env(os.environ if env is None else env)
         self.save()
         try:
             if pooled:
@@ -283,22 +290,22 @@ class Topology:
             self.stop()
             raise
 
-    def _node_env(self) -> dict[str, str]:
+    def _node_env(self, given: Mapping[str, str]) -> dict[str, str]:
         env = {
             name: value
-            for name, value in os.environ.items()
+            for name, value in given.items()
             if name not in ("DJANGO_SETTINGS_MODULE", "GUNICORN_BIND", "PORT")
         }
         env.update(
             DEBUG="False",
             # One key for every node: an admin session opened on one is valid
             # on the others.
-            SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-            ALLOWED_HOSTS=os.environ.get("ALLOWED_HOSTS") or "127.0.0.1,localhost",
+            SECRET_KEY=given.get("SECRET_KEY") or secrets.token_urlsafe(50),
+            ALLOWED_HOSTS=given.get("ALLOWED_HOSTS") or "127.0.0.1,localhost",
             SECURE_SSL_REDIRECT="False",
             DATABASE_URL=self.state["pooled_url"],
             REDIS_URL=self.state["redis_url"],
-            PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            PATH=f"{Path(sys.executable).parent}:{given.get('PATH', '')}",
         )
         if self.state["pooled_url"] != self.state["direct_url"]:
             env["DATABASE_DIRECT_URL"] = self.state["direct_url"]
