@@ -2,6 +2,7 @@
 
     python -m bench.run                  # full run (10,000 courses, then 1k/10k/100k)
     python -m bench.run --smoke          # tiny data, a few seconds per scenario (CI)
+    python -m bench.run --topology-only  # only the multi-node rows (deploy/topology.py)
 
 PostgreSQL is required: BENCH_DATABASE_URL (or --database-url) names the server;
 the runner creates and fills its own databases there (bench_10k, bench_1k,
@@ -34,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import redis
 
-from bench import wrk
+from bench import topology, wrk
 from bench.load import BENCH_STUDENT, ENROLLMENT_COLUMNS, OUTLINE_LESSONS, _copy
 from courses.tests.fakes.clerk import FakeClerk
 from courses.tests.fakes.stripe import stripe_signature
@@ -1024,6 +1025,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="skip the DB_CONN_MAX_AGE=0 measurement",
     )
+    parser.add_argument(
+        "--topology",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the anonymous list and detail through HAProxy, PgBouncer "
+        "and 1 or 2 nodes (default: on, off with --smoke)",
+    )
+    parser.add_argument(
+        "--topology-only",
+        action="store_true",
+        help="run only the multi-node rows (implies --topology)",
+    )
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--repeat", type=int, default=3)
@@ -1066,10 +1079,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             # The smoke run only checks answers: per-process caches will do.
             print(f"Redis unreachable ({error}); running without it", file=sys.stderr)
             args.redis_url = ""
+    if args.topology_only:
+        args.topology = True
+        args.sizes = ""
+        args.worker_steps = ""
+        args.connection_step = False
+    elif args.topology is None:
+        args.topology = not args.smoke
     if not args.events:
         # Comfortably more than two workers can take in one measurement.
         args.events = int(max(2000, 800 * args.duration))
     return args
+
+
+def run_topology(bench: Bench, catalog: Catalog, emit: Callable[..., None]) -> None:
+    """The multi-node rows (bench/topology.py), or a failure saying what is missing."""
+    reason = topology.unavailable()
+    if reason:
+        bench.fail(f"topology: {reason}; or run with --no-topology")
+        return
+    print("Topology: HAProxy, PgBouncer, 1 or 2 nodes", file=sys.stderr)
+    plan = scenarios(catalog, bench.clerk, Webhooks(catalog, seed=bench.args.seed), 0)
+    rows = topology.run(bench, catalog, plan)
+    emit("## Past one machine: HAProxy, PgBouncer in transaction mode, 1 or 2 nodes")
+    emit()
+    emit(
+        f"Each node: bin/start (config/gunicorn.py), WEB_CONCURRENCY="
+        f"{bench.args.workers}; wrk with 2 connections per worker of the "
+        f"topology, through HAProxy."
+    )
+    emit()
+    emit(topology.table(rows))
+    emit()
+    emit("What PgBouncer adds to a request (1 node, with and without it):")
+    emit()
+    emit(topology.pooler_cost(rows))
+    emit()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1105,11 +1150,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.repeat} per row, interleaved; medians."
         )
         emit()
-        print("Main scenarios", file=sys.stderr)
         names = [name for name in SCENARIOS if name in args.scenarios]
-        rows = bench.run_catalog(catalog, names, workers=args.workers)
-        emit(main_table(rows))
-        emit()
+        rows = []
+        if not args.topology_only:
+            print("Main scenarios", file=sys.stderr)
+            rows = bench.run_catalog(catalog, names, workers=args.workers)
+            emit(main_table(rows))
+            emit()
 
         by_size: dict[int, list[Row]] = {}
         for size in sizes:
@@ -1165,9 +1212,13 @@ def main(argv: list[str] | None = None) -> int:
             emit(connections_table(rows, per_request))
             emit()
 
-        emit("## Targets")
-        emit()
-        emit(targets(rows, by_size))
+        if args.topology:
+            run_topology(bench, catalog, emit)
+
+        if rows:
+            emit("## Targets")
+            emit()
+            emit(targets(rows, by_size))
     finally:
         bench.clerk.stop()
         if args.smoke:

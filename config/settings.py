@@ -118,23 +118,55 @@ WSGI_APPLICATION = "config.wsgi.application"
 # No DATABASE_URL: an SQLite file, the embedded default for a first run.
 # With DATABASE_URL (PostgreSQL, Neon with ?sslmode=require): persistent
 # connections with a health check before each reuse.
+#
+# DATABASE_DIRECT_URL (optional) names the same database without a pooler in
+# between. Setting it is what marks DATABASE_URL as pooled (Neon's "-pooler"
+# host, PgBouncer in transaction mode): requests then keep no server-side
+# cursor open between transactions, and `manage.py release` (migrations and its
+# lock) uses the direct URL, as the "direct" database alias.
+
+
+def _database(
+    url: str, *, disable_server_side_cursors: bool, conn_max_age: int
+) -> dict:
+    database = dj_database_url.parse(
+        url, conn_max_age=conn_max_age, conn_health_checks=True
+    )
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+        # A transaction pooler lends a server connection for one transaction
+        # only; a cursor declared WITH HOLD (QuerySet.iterator() in autocommit)
+        # would be looked for on another one.
+        database["DISABLE_SERVER_SIDE_CURSORS"] = disable_server_side_cursors
+    return database
+
 
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_DIRECT_URL = env_str("DATABASE_DIRECT_URL")
+DATABASE_IS_POOLED = bool(DATABASE_URL and DATABASE_DIRECT_URL)
+if DATABASE_DIRECT_URL and not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_DIRECT_URL is set without DATABASE_URL. Set DATABASE_URL to the "
+        "(pooled) URL the application uses."
+    )
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(
+        "default": _database(
             DATABASE_URL,
+            # DB_DISABLE_SERVER_SIDE_CURSORS still decides when it is set, for a
+            # pooler reached without a direct URL.
+            disable_server_side_cursors=env_bool(
+                "DB_DISABLE_SERVER_SIDE_CURSORS", DATABASE_IS_POOLED
+            ),
             conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
-            conn_health_checks=True,
         )
     }
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-        # Neon's pooler (PgBouncer in transaction mode) cannot keep server-side
-        # cursors open between transactions.
-        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
-            "DB_DISABLE_SERVER_SIDE_CURSORS", False
+    if DATABASE_DIRECT_URL:
+        # Used by one-off commands only (the release step): no kept connection.
+        DATABASES["direct"] = _database(
+            DATABASE_DIRECT_URL, disable_server_side_cursors=False, conn_max_age=0
         )
+        DATABASES["direct"]["TEST"] = {"MIRROR": "default"}
 else:
     DATABASES = {
         "default": {

@@ -425,21 +425,57 @@ def _jwks_keys(jwks_url: str) -> tuple[dict[str, Any], bool]:
         entry = cache.get(_jwks_cache_key(jwks_url, "jwks"))
         if entry is not None and entry["refresh_after"] > time.time():
             return _jwks_remember(jwks_url, entry["keys"]), False
+        # And one per fleet: a process that loses the lease uses the copy it
+        # has, or waits for the one the winner stores.
+        lease = _jwks_cache_key(jwks_url, "jwks-fetching")
+        lease_seconds = settings.CLERK_HTTP_TIMEOUT_SECONDS + 1
+        has_lease = cache.add(lease, 1, lease_seconds)
+        if not has_lease:
+            if entry is not None:
+                return _jwks_remember(jwks_url, entry["keys"]), False
+            stored = _jwks_wait_for_fleet(jwks_url, lease, lease_seconds)
+            if stored is not None:
+                return _jwks_remember(jwks_url, stored["keys"]), False
         try:
-            jwks = _jwks_fetch(jwks_url)
-        except ServiceUnavailable:
-            fetched_at = entry.get("fetched_at", 0.0) if entry is not None else 0.0
-            if time.time() - fetched_at >= JWKS_KEEP_SECONDS:
-                raise
-            logger.warning("Serving the cached Clerk JWKS while Clerk is unreachable")
-            _jwks_cache_set(
-                jwks_url,
-                entry["keys"],
-                refresh_after=time.time() + JWKS_RETRY_SECONDS,
-                fetched_at=fetched_at,
-            )
-            return _jwks_remember(jwks_url, entry["keys"]), False
-        return _jwks_store(jwks_url, jwks), True
+            return _jwks_fetch_and_store(jwks_url, entry)
+        finally:
+            if has_lease:
+                cache.delete(lease)
+
+
+def _jwks_fetch_and_store(
+    jwks_url: str, entry: dict[str, Any] | None
+) -> tuple[dict[str, Any], bool]:
+    try:
+        jwks = _jwks_fetch(jwks_url)
+    except ServiceUnavailable:
+        fetched_at = entry.get("fetched_at", 0.0) if entry is not None else 0.0
+        if time.time() - fetched_at >= JWKS_KEEP_SECONDS:
+            raise
+        logger.warning("Serving the cached Clerk JWKS while Clerk is unreachable")
+        _jwks_cache_set(
+            jwks_url,
+            entry["keys"],
+            refresh_after=time.time() + JWKS_RETRY_SECONDS,
+            fetched_at=fetched_at,
+        )
+        return _jwks_remember(jwks_url, entry["keys"]), False
+    return _jwks_store(jwks_url, jwks), True
+
+
+def _jwks_wait_for_fleet(
+    jwks_url: str, lease: str, seconds: float
+) -> dict[str, Any] | None:
+    """The key set another process is fetching, once stored; None if it gave up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        entry = cache.get(_jwks_cache_key(jwks_url, "jwks"))
+        if entry is not None:
+            return entry
+        if cache.get(lease) is None:
+            return None
+    return None
 
 
 def _jwks_fetch(jwks_url: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """Shared fixtures; the skips of tests whose requirement is missing (browser,
-postgres_only, redis), which REQUIRE_ALL_TESTS=1 turns into failures."""
+postgres_only, redis), which REQUIRE_ALL_TESTS=1 turns into failures; and
+topology tests, left out unless asked for."""
 
 import contextlib
 
@@ -30,6 +31,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.outcome = "failed"
         report.longrepr = f"Skipped, and REQUIRE_ALL_TESTS=1 allows no skip: {reason}"
     return report
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    # The topology tests start PgBouncer, HAProxy and two gunicorn nodes: they
+    # run when a marker expression names them (`pytest -m topology`, .ci/topology).
+    if "topology" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if not item.get_closest_marker("topology")]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(
+            items=[item for item in items if item.get_closest_marker("topology")]
+        )
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,12 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from courses import authentication
 from courses.authentication import ClerkJWTAuthentication, ClerkUser
 from courses.tests.fakes.clerk import JWKS_PATH, USERS_PATH, generate_rsa_key
 
@@ -390,6 +392,47 @@ def test_concurrent_cold_requests_share_one_jwks_fetch(fake_clerk, api_client):
         thread.join()
 
     assert statuses == [200] * 8
+    assert fake_clerk.jwks_fetches == 1
+
+
+def _another_process_fetches_the_jwks(jwks_url: str) -> str:
+    """Take the fleet-wide fetch lease as another node would; returns its key."""
+    lease = authentication._jwks_cache_key(jwks_url, "jwks-fetching")
+    assert cache.add(lease, 1, 10)
+    return lease
+
+
+def test_a_process_waits_for_the_jwks_another_process_is_fetching(
+    fake_clerk, api_client
+):
+    _another_process_fetches_the_jwks(fake_clerk.jwks_url)
+    keys = fake_clerk.jwks()["keys"]
+    stored = threading.Timer(
+        0.3,
+        authentication._jwks_cache_set,
+        args=(fake_clerk.jwks_url, keys),
+        kwargs={"refresh_after": time.time() + 300, "fetched_at": time.time()},
+    )
+    stored.start()
+
+    response = get_me(api_client, fake_clerk.authorization(email="a@example.com"))
+    stored.join()
+
+    assert response.status_code == 200
+    assert fake_clerk.jwks_fetches == 0
+
+
+def test_a_process_fetches_the_jwks_itself_when_the_other_fetch_gives_up(
+    fake_clerk, api_client
+):
+    lease = _another_process_fetches_the_jwks(fake_clerk.jwks_url)
+    gave_up = threading.Timer(0.3, cache.delete, args=(lease,))
+    gave_up.start()
+
+    response = get_me(api_client, fake_clerk.authorization(email="a@example.com"))
+    gave_up.join()
+
+    assert response.status_code == 200
     assert fake_clerk.jwks_fetches == 1
 
 

@@ -1,9 +1,13 @@
-"""The settings rules that need a fresh interpreter: SECRET_KEY and check --deploy."""
+"""The settings rules that need a fresh interpreter: SECRET_KEY, the database
+URLs and check --deploy."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -50,3 +54,103 @@ def test_check_deploy_with_production_like_variables_prints_no_warning():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stderr
+
+
+# --- Pooled databases ------------------------------------------------------------
+
+POOLED_URL = "postgres://app@ep-cool-name-pooler.example.com:5432/courses"
+DIRECT_URL = "postgres://app@ep-cool-name.example.com:5432/courses"
+PRINT_DATABASES = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({alias: {key: db.get(key) for key in "
+    "('HOST', 'DISABLE_SERVER_SIDE_CURSORS', 'CONN_MAX_AGE')} "
+    "for alias, db in settings.DATABASES.items()}))"
+)
+
+
+def _databases(**env: str) -> dict:
+    result = _run(
+        ["-c", PRINT_DATABASES], DJANGO_SETTINGS_MODULE="config.settings", **env
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_direct_url_marks_database_url_as_pooled():
+    databases = _databases(
+        DATABASE_URL=POOLED_URL,
+        DATABASE_DIRECT_URL=DIRECT_URL,
+        DB_DISABLE_SERVER_SIDE_CURSORS="",
+        DB_CONN_MAX_AGE="",
+    )
+
+    assert databases == {
+        "default": {
+            "HOST": "ep-cool-name-pooler.example.com",
+            "DISABLE_SERVER_SIDE_CURSORS": True,
+            "CONN_MAX_AGE": 600,
+        },
+        "direct": {
+            "HOST": "ep-cool-name.example.com",
+            "DISABLE_SERVER_SIDE_CURSORS": False,
+            "CONN_MAX_AGE": 0,
+        },
+    }
+
+
+def test_without_a_direct_url_server_side_cursors_stay_on():
+    databases = _databases(
+        DATABASE_URL=DIRECT_URL,
+        DATABASE_DIRECT_URL="",
+        DB_DISABLE_SERVER_SIDE_CURSORS="",
+    )
+
+    assert set(databases) == {"default"}
+    assert databases["default"]["DISABLE_SERVER_SIDE_CURSORS"] is False
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "setting", "expected"),
+    [("", "True", True), (DIRECT_URL, "False", False)],
+)
+def test_db_disable_server_side_cursors_decides_when_set(direct_url, setting, expected):
+    databases = _databases(
+        DATABASE_URL=POOLED_URL,
+        DATABASE_DIRECT_URL=direct_url,
+        DB_DISABLE_SERVER_SIDE_CURSORS=setting,
+    )
+
+    assert databases["default"]["DISABLE_SERVER_SIDE_CURSORS"] is expected
+
+
+def test_a_direct_url_without_database_url_fails_with_one_clear_message():
+    result = _run(
+        ["manage.py", "check"], DATABASE_URL="", DATABASE_DIRECT_URL=DIRECT_URL
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_DIRECT_URL is set without DATABASE_URL" in result.stderr
+
+
+def test_check_deploy_warns_about_a_pooler_url_with_server_side_cursors():
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        **PRODUCTION_ENV,
+        DATABASE_URL=POOLED_URL,
+        DATABASE_DIRECT_URL="",
+        DB_DISABLE_SERVER_SIDE_CURSORS="",
+    )
+
+    assert result.returncode != 0
+    assert "courses.W001" in result.stderr
+
+
+def test_check_deploy_accepts_a_pooler_url_with_its_direct_url():
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        **PRODUCTION_ENV,
+        DATABASE_URL=POOLED_URL,
+        DATABASE_DIRECT_URL=DIRECT_URL,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr

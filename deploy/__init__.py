@@ -1,0 +1,1 @@
+"""Deployment: the loopback topology (deploy/topology.py) and its configurations."""

@@ -1,0 +1,653 @@
+#!/usr/bin/env python3
+"""Production's shape on one machine: HAProxy -> N application nodes (gunicorn,
+started by bin/start) -> PgBouncer in transaction mode -> PostgreSQL, all nodes
+sharing one Redis. Every port is a free loopback port chosen at start.
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/courses_topology
+    export REDIS_URL=redis://127.0.0.1:6379/5
+    venv/bin/python deploy/topology.py start        # pooler, release, nodes, HAProxy
+    venv/bin/python deploy/topology.py status
+    venv/bin/python deploy/topology.py env          # URLs to point curl or wrk at
+    venv/bin/python deploy/topology.py kill node1   # a node dies (SIGKILL)
+    venv/bin/python deploy/topology.py start node1  # ... and comes back
+    venv/bin/python deploy/topology.py stop
+
+DATABASE_URL names the PostgreSQL database behind the pooler (created when
+missing); the nodes get the pooler's URL as DATABASE_URL and this one as
+DATABASE_DIRECT_URL, as on Neon. `start` runs the release step (bin/release:
+check --deploy, migrate over the direct URL, collectstatic) before the nodes.
+Other variables (STRIPE_*, CLERK_*, THROTTLE_*, WEB_CONCURRENCY...) pass
+through to the nodes. The loopback has no TLS: the nodes run with
+SECURE_SSL_REDIRECT=False (the release step checks the production value).
+
+State (rendered configurations, logs, pids) lives in the run directory,
+deploy/run unless --run-dir says otherwise, so several topologies can run side
+by side. Needs Debian's pgbouncer and haproxy (apt-get install pgbouncer haproxy).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+DEPLOY = Path(__file__).resolve().parent
+ROOT = DEPLOY.parent
+DEFAULT_RUN_DIR = DEPLOY / "run"
+STATE_FILE = "state.json"
+POOLER, LB = "pooler", "lb"
+MISSING_TOOLS = "apt-get install pgbouncer haproxy"
+START_TIMEOUT = 60.0
+
+
+class TopologyError(Exception):
+    """Something the person running the topology must fix; printed, exit 1."""
+
+
+# --- Small helpers -------------------------------------------------------------
+
+
+def tool(name: str) -> str:
+    """The path of pgbouncer or haproxy (Debian puts them in /usr/sbin)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise TopologyError(f"{name} is not installed ({MISSING_TOOLS})")
+    return found
+
+
+def tools_missing() -> list[str]:
+    """The tools this machine lacks, for tests and the benchmark to skip on."""
+    missing = []
+    for name in ("pgbouncer", "haproxy"):
+        try:
+            tool(name)
+        except TopologyError:
+            missing.append(name)
+    return missing
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def is_alive(pid: int | None) -> bool:
+    """True for a running process (a zombie nobody reaped yet is not running)."""
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+        return True
+    return False
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    """Status and body of a GET; (0, b"") when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (OSError, urllib.error.URLError):
+        return 0, b""
+
+
+def wait_for(what: str, check, timeout: float = START_TIMEOUT, pid: int = 0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if pid and not is_alive(pid):
+            raise TopologyError(f"{what} exited during start-up")
+        time.sleep(0.1)
+    raise TopologyError(f"{what} not ready after {timeout:.0f} s")
+
+
+def render(template: str, target: Path, **values: object) -> Path:
+    text = string.Template((DEPLOY / template).read_text()).substitute(values)
+    target.write_text(text)
+    return target
+
+
+# --- The database -------------------------------------------------------------------
+
+
+def parse_database_url(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise TopologyError("DATABASE_URL must be a PostgreSQL URL (postgres://...)")
+    name = parts.path.lstrip("/")
+    if not name:
+        raise TopologyError("DATABASE_URL must name a database (postgres://.../name)")
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "name": name,
+        "query": parts.query,
+    }
+
+
+def pooled_url(direct: dict[str, str], port: int) -> str:
+    auth = quote(direct["user"], safe="")
+    if direct["password"]:
+        auth += ":" + quote(direct["password"], safe="")
+    url = f"postgres://{auth}@127.0.0.1:{port}/{direct['name']}"
+    return url + (f"?{direct['query']}" if direct["query"] else "")
+
+
+def database_create_if_missing(url: str) -> bool:
+    """Create the database behind the pooler; True if it did not exist."""
+    import psycopg2  # the project's driver: run this script with its venv
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    server = parts._replace(path="/postgres").geturl()
+    connection = psycopg2.connect(server, connect_timeout=5)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone():
+                return False
+            cursor.execute(f'CREATE DATABASE "{name}"')
+            return True
+    finally:
+        connection.close()
+
+
+# --- The topology ----------------------------------------------------------------
+
+
+class Topology:
+    """The state of one topology, kept in <run dir>/state.json."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir.resolve()
+        self.state: dict = {}
+        path = self.run_dir / STATE_FILE
+        if path.exists():
+            self.state = json.loads(path.read_text())
+
+    # --- State ---------------------------------------------------------------
+
+    @property
+    def components(self) -> dict[str, dict]:
+        return self.state.setdefault("components", {})
+
+    @property
+    def nodes(self) -> list[str]:
+        return [name for name in self.components if name.startswith("node")]
+
+    def save(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / STATE_FILE
+        # It holds the nodes' environment, secrets included.
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(self.state, indent=2))
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.components[name]['port']}"
+
+    def env_summary(self) -> dict[str, object]:
+        """What a client or a test needs: URLs, ports and pids."""
+        if not self.state:
+            raise TopologyError(f"no topology in {self.run_dir} (run `start`)")
+        return {
+            "API_URL": self.url(LB),
+            "NODE_URLS": [self.url(name) for name in self.nodes],
+            "STATS_URL": f"http://127.0.0.1:{self.components[LB]['stats_port']}/",
+            "DATABASE_URL": self.state["pooled_url"],
+            "DATABASE_DIRECT_URL": self.state["direct_url"],
+            "REDIS_URL": self.state["redis_url"],
+            "PIDS": {name: c.get("pid") for name, c in self.components.items()},
+            "RUN_DIR": str(self.run_dir),
+        }
+
+    # --- Start -------------------------------------------------------------------
+
+    def start(
+        self,
+        *,
+        database_url: str,
+        redis_url: str,
+        nodes: int,
+        pooled: bool,
+        release: bool,
+        check_interval: str = "1s",
+        pool_size: int = 10,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start the pooler, run the release step, start the nodes, then HAProxy.
+
+        `env` (default: this process's environment) is what the nodes get, with
+        the topology's own DATABASE_URL, REDIS_URL, bind address... on top.
+        """
+        if self.state and any(is_alive(c.get("pid")) for c in self.components.values()):
+            raise TopologyError(
+                f"a topology is already running from {self.run_dir} (stop it first)"
+            )
+        if not redis_url:
+            raise TopologyError("REDIS_URL is required: the nodes share it")
+        direct = parse_database_url(database_url)
+        if pooled:
+            tool("pgbouncer")
+        tool("haproxy")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o755)
+        created = database_create_if_missing(database_url)
+        self.state = {
+            "direct_url": database_url,
+            "database_created": created,
+            "redis_url": redis_url,
+            "check_interval": check_interval,
+            "pool_size": pool_size,
+            "components": {},
+        }
+        if pooled:
+            self.components[POOLER] = {"port": free_port()}
+        for index in range(1, nodes + 1):
+            self.components[f"node{index}"] = {"port": free_port()}
+        self.components[LB] = {"port": free_port(), "stats_port": free_port()}
+        self.state["pooled_url"] = (
+            pooled_url(direct, self.components[POOLER]["port"])
+            if pooled
+            else database_url
+        )
+        self.state["node_env"] = self._node_env(os.environ if env is None else env)
+        self.save()
+        try:
+            if pooled:
+                self.start_component(POOLER)
+            if release:
+                self._release()
+            for name in self.nodes:
+                self.start_component(name)
+            self.start_component(LB)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _node_env(self, given: Mapping[str, str]) -> dict[str, str]:
+        env = {
+            name: value
+            for name, value in given.items()
+            if name not in ("DJANGO_SETTINGS_MODULE", "GUNICORN_BIND", "PORT")
+        }
+        env.update(
+            DEBUG="False",
+            # One key for every node: an admin session opened on one is valid
+            # on the others.
+            SECRET_KEY=given.get("SECRET_KEY") or secrets.token_urlsafe(50),
+            ALLOWED_HOSTS=given.get("ALLOWED_HOSTS") or "127.0.0.1,localhost",
+            SECURE_SSL_REDIRECT="False",
+            DATABASE_URL=self.state["pooled_url"],
+            REDIS_URL=self.state["redis_url"],
+            PATH=f"{Path(sys.executable).parent}:{given.get('PATH', '')}",
+        )
+        if self.state["pooled_url"] != self.state["direct_url"]:
+            env["DATABASE_DIRECT_URL"] = self.state["direct_url"]
+        else:
+            env.pop("DATABASE_DIRECT_URL", None)
+        return env
+
+    def _release(self) -> None:
+        """bin/release, with the production settings it checks (TLS redirect on)."""
+        log = self.run_dir / "release.log"
+        env = {**self.state["node_env"], "SECURE_SSL_REDIRECT": "True"}
+        with log.open("ab") as output:
+            completed = subprocess.run(
+                [str(ROOT / "bin" / "release"), "--verbosity", "1"],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if completed.returncode != 0:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise TopologyError(f"the release step failed ({log}):\n{tail}")
+
+    def start_component(self, name: str) -> None:
+        """Start one component (again), on its port, with its configuration."""
+        if name not in self.components:
+            raise TopologyError(f"no component {name!r} in this topology")
+        component = self.components[name]
+        if is_alive(component.get("pid")):
+            raise TopologyError(f"{name} is already running (pid {component['pid']})")
+        if name == POOLER:
+            command, env, ready = self._pooler_command()
+        elif name == LB:
+            command, env, ready = self._lb_command()
+        else:
+            command = [str(ROOT / "bin" / "start")]
+            env = {
+                **self.state["node_env"],
+                "GUNICORN_BIND": f"127.0.0.1:{component['port']}",
+            }
+            url = self.url(name) + "/api/health/"
+
+            def ready() -> bool:
+                return http_get(url)[0] == 200
+
+        log = self.run_dir / f"{name}.log"
+        with log.open("ab") as output:
+            # A session of its own: `kill` takes the node's workers with it.
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        component.update(pid=process.pid, log=str(log))
+        self.save()
+        wait_for(name, ready, pid=process.pid)
+
+    def _pooler_command(self):
+        direct = parse_database_url(self.state["direct_url"])
+        port = self.components[POOLER]["port"]
+        auth_file = render(
+            "userlist.txt.template",
+            self.run_dir / "userlist.txt",
+            db_user=direct["user"],
+            db_password=direct["password"],
+        )
+        config = render(
+            "pgbouncer.ini.template",
+            self.run_dir / "pgbouncer.ini",
+            database=direct["name"],
+            db_host=direct["host"],
+            db_port=direct["port"],
+            db_name=direct["name"],
+            db_user=direct["user"],
+            # PgBouncer logs in to PostgreSQL with the user list's password.
+            db_password_option=(
+                f" password={direct['password']}" if direct["password"] else ""
+            ),
+            port=port,
+            auth_type="scram-sha-256" if direct["password"] else "trust",
+            auth_file=auth_file,
+            pool_size=self.state["pool_size"],
+        )
+        for path in (config, auth_file):
+            path.chmod(0o600)
+        command = [tool("pgbouncer")]
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root: it reads its files first, then
+            # switches to this user.
+            command += ["-u", _unprivileged_user()]
+        command.append(str(config))
+        return command, {"PATH": os.environ.get("PATH", "")}, lambda: port_open(port)
+
+    def _lb_command(self):
+        component = self.components[LB]
+        servers = [
+            (name, self.components[name]["port"])
+            for name in self.nodes
+            if name in self.components
+        ]
+        config = render(
+            "haproxy.cfg.template",
+            self.run_dir / "haproxy.cfg",
+            port=component["port"],
+            stats_port=component["stats_port"],
+            scheme="http",
+            errors_dir=DEPLOY / "errors",
+            check_interval=self.state["check_interval"],
+            api_servers="\n".join(
+                f"    server {name} 127.0.0.1:{port} check" for name, port in servers
+            ),
+            admin_servers="\n".join(
+                f"    server {name} 127.0.0.1:{port} track api/{name}"
+                for name, port in servers
+            ),
+        )
+        haproxy = tool("haproxy")
+        checked = subprocess.run(
+            [haproxy, "-c", "-q", "-f", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if checked.returncode != 0:
+            raise TopologyError(f"invalid {config}:\n{checked.stdout}{checked.stderr}")
+        url = self.url(LB) + "/api/health/"
+
+        def ready() -> bool:
+            states = self.lb_server_states()
+            return http_get(url)[0] == 200 and all(
+                states.get(name) == "UP"
+                for name, _ in servers
+                if is_alive(self.components[name].get("pid"))
+            )
+
+        command = [haproxy, "-db", "-f", str(config)]
+        return command, {"PATH": os.environ.get("PATH", "")}, ready
+
+    # --- Stop, kill, status ----------------------------------------------------------
+
+    def stop_component(self, name: str, *, kill: bool = False) -> None:
+        component = self.components.get(name)
+        if component is None:
+            raise TopologyError(f"no component {name!r} in this topology")
+        pid = component.get("pid")
+        if is_alive(pid):
+            if kill:
+                sig = signal.SIGKILL
+            elif name == POOLER:
+                sig = signal.SIGINT  # PgBouncer: finish transactions, then exit
+            else:
+                sig = signal.SIGTERM  # gunicorn: graceful; HAProxy: at once
+            with contextlib.suppress(ProcessLookupError):
+                # The whole session: gunicorn's workers go with their master.
+                os.killpg(pid, sig)
+            deadline = time.monotonic() + 30
+            while is_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if is_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+        _reap(pid)
+        component["pid"] = None
+        self.save()
+
+    def stop(self) -> None:
+        """Stop everything, load balancer first; drop a database `start` created."""
+        for name in [LB, *self.nodes, POOLER]:
+            if name in self.components:
+                self.stop_component(name)
+        if self.state.get("database_created") and self.state.get("drop_on_stop"):
+            _database_drop(self.state["direct_url"])
+
+    def lb_server_states(self) -> dict[str, str]:
+        """HAProxy's view of each node of the API backend: UP, DOWN..."""
+        lb = self.components.get(LB, {})
+        if not is_alive(lb.get("pid")):
+            return {}
+        status, body = http_get(f"http://127.0.0.1:{lb['stats_port']}/;csv")
+        if status != 200:
+            return {}
+        states = {}
+        lines = body.decode().splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(","), strict=False))
+            if row.get("pxname") == "api" and row.get("svname", "").startswith("node"):
+                states[row["svname"]] = row.get("status", "")
+        return states
+
+    def status(self) -> dict[str, dict]:
+        states = self.lb_server_states()
+        report = {}
+        for name, component in self.components.items():
+            entry = {
+                "pid": component.get("pid"),
+                "port": component["port"],
+                "running": is_alive(component.get("pid")),
+            }
+            if name.startswith("node"):
+                entry["health"] = http_get(self.url(name) + "/api/health/")[0]
+                entry["lb"] = states.get(name, "")
+            report[name] = entry
+        return report
+
+
+def _unprivileged_user() -> str:
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise TopologyError("no unprivileged user (postgres, nobody) to run PgBouncer as")
+
+
+def _reap(pid: int | None) -> None:
+    # Started by this very process (tests, the benchmark): collect the exit
+    # status so no zombie is left behind.
+    if pid:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _database_drop(url: str) -> None:
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    connection = psycopg2.connect(parts._replace(path="/postgres").geturl())
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        connection.close()
+
+
+# --- Command line ---------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[1:]),
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=DEFAULT_RUN_DIR,
+        help="where the state, configurations and logs go (default deploy/run)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="start the topology, or one component again")
+    start.add_argument("component", nargs="?", help="pooler, node1, node2... or lb")
+    start.add_argument("--nodes", type=int, default=2)
+    start.add_argument(
+        "--no-pooler",
+        dest="pooled",
+        action="store_false",
+        help="nodes connect to PostgreSQL directly (to measure the pooler)",
+    )
+    start.add_argument("--no-release", dest="release", action="store_false")
+    start.add_argument(
+        "--check-interval", default="1s", help="HAProxy health-check interval"
+    )
+    start.add_argument("--pool-size", type=int, default=10)
+    start.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="the PostgreSQL database behind the pooler (default: DATABASE_URL)",
+    )
+    start.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="the Redis the nodes share (default: REDIS_URL)",
+    )
+    stop = sub.add_parser("stop", help="stop the topology, or one component")
+    stop.add_argument("component", nargs="?")
+    stop.add_argument(
+        "--drop-database",
+        action="store_true",
+        help="also drop the database, if `start` created it",
+    )
+    kill = sub.add_parser("kill", help="SIGKILL one component (a crash)")
+    kill.add_argument("component")
+    sub.add_parser("status", help="what runs, and HAProxy's view of the nodes")
+    env = sub.add_parser("env", help="the URLs (shell exports, or --json)")
+    env.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    topology = Topology(args.run_dir)
+    try:
+        if args.command == "start" and args.component:
+            topology.start_component(args.component)
+        elif args.command == "start":
+            if not args.database_url:
+                raise TopologyError("set DATABASE_URL (or --database-url)")
+            topology.start(
+                database_url=args.database_url,
+                redis_url=args.redis_url,
+                nodes=args.nodes,
+                pooled=args.pooled,
+                release=args.release,
+                check_interval=args.check_interval,
+                pool_size=args.pool_size,
+            )
+            _print_env(topology, as_json=False)
+        elif args.command == "stop" and args.component:
+            topology.stop_component(args.component)
+        elif args.command == "stop":
+            if not topology.state:
+                return 0
+            topology.state["drop_on_stop"] = args.drop_database
+            topology.stop()
+        elif args.command == "kill":
+            topology.stop_component(args.component, kill=True)
+        elif args.command == "status":
+            if not topology.state:
+                raise TopologyError(f"no topology in {topology.run_dir}")
+            for name, entry in topology.status().items():
+                print(name, " ".join(f"{k}={v}" for k, v in entry.items()))
+        elif args.command == "env":
+            _print_env(topology, as_json=args.json)
+    except TopologyError as error:
+        print(f"topology: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_env(topology: Topology, *, as_json: bool) -> None:
+    summary = topology.env_summary()
+    if as_json:
+        print(json.dumps(summary))
+        return
+    for name, value in summary.items():
+        if isinstance(value, str):
+            print(f"export {name}={value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
