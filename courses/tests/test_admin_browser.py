@@ -90,7 +90,8 @@ def screenshot(request):
 
 @pytest.fixture
 def staff_user() -> User:
-    """A staff member who may look after courses and enrollments, not a superuser."""
+    """A staff member who may look after courses and enrollments (refunds
+    included), not a superuser."""
     user = User.objects.create_user(
         "staff", "staff@example.com", STAFF_PASSWORD, is_staff=True
     )
@@ -103,6 +104,7 @@ def staff_user() -> User:
                 "view_course",
                 "view_enrollment",
                 "change_enrollment",
+                "refund_enrollment",
             ],
         )
     )
