@@ -303,6 +303,44 @@ def test_a_payment_in_another_currency_is_not_granted_and_kept_for_staff(
     assert "not granted" in caplog.text
 
 
+def test_a_payment_that_is_not_for_a_course_is_ignored_whatever_its_currency(
+    fake_stripe,
+):
+    """Another product sold on the same Stripe account: not ours to review."""
+    foreign = fake_stripe.checkout_session_add(amount=1500, metadata={}, currency="usd")
+    live = fake_stripe.checkout_session_add(amount=1500, metadata={}, livemode=True)
+
+    results = [_fulfil(fake_stripe, foreign["id"]), _fulfil(fake_stripe, live["id"])]
+
+    assert results == [None, None]
+    assert not PaymentReview.objects.exists()
+    assert not Enrollment.objects.exists()
+
+
+def test_a_refused_payment_told_by_its_intent_then_its_session_is_one_row(
+    fake_stripe,
+):
+    course = CourseFactory()
+    _checkout(course)
+    other = _other_session(fake_stripe, course, currency="usd")
+    paid = fake_stripe.session_pay(other["id"])
+    intent = fake_stripe.payment_intent(paid["payment_intent"])
+    # The intent of a session paid in USD, as its own event describes it.
+    payments.payment_intent_fulfill(
+        payment_intent=stripe_gateway.payment_intent_from_dict(
+            {**intent, "metadata": dict(paid["metadata"])}
+        )
+    )
+
+    payments.checkout_fulfill(session=stripe_gateway.checkout_session_from_dict(paid))
+
+    review = PaymentReview.objects.get()
+    assert review.stripe_payment_intent_id == paid["payment_intent"]
+    assert review.stripe_session_id == other["id"]
+    assert review.enrollment == Enrollment.objects.get()
+    assert not Enrollment.objects.paid().exists()
+
+
 def test_a_payment_intent_in_another_currency_is_not_granted(fake_stripe, settings):
     course = CourseFactory()
     student = ClerkUser(clerk_user_id="user_1", email="a@example.com")

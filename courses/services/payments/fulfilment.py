@@ -158,19 +158,28 @@ def _payment_fulfil(
     payment: _Payment, *, unmatched_level: int
 ) -> tuple[Enrollment | None, bool]:
     refusal = _payment_refusal(payment)
-    if refusal is not None:
-        kind, reason = refusal
-        _payment_refused(payment, kind=kind, reason=reason)
-        return None, False
     with transaction.atomic(savepoint=False):
-        enrollment = _enrollment_for_payment_locked(payment, create=True)
+        # A refused payment never creates an enrollment from its metadata.
+        enrollment = _enrollment_for_payment_locked(payment, create=refusal is None)
+        is_for_a_course = enrollment is not None or _names_a_course(payment)
+        if refusal is not None and is_for_a_course:
+            kind, reason = refusal
+            _payment_refused(payment, enrollment, kind=kind, reason=reason)
+            return None, False
         if enrollment is None:
+            # Not ours (another product on the same Stripe account): ignored,
+            # whatever its currency or mode.
             logger.log(
                 unmatched_level, "Payment %s matches no course purchase", payment.label
             )
             return None, False
         changed = _payment_record(enrollment, payment)
     return enrollment, changed
+
+
+def _names_a_course(payment: _Payment) -> bool:
+    course_id = str(payment.metadata.get("course_id", ""))
+    return course_id.isdigit() and bool(payment.metadata.get("clerk_user_id"))
 
 
 def _payment_refusal(payment: _Payment) -> tuple[str, str] | None:
@@ -196,17 +205,17 @@ def _payment_refusal(payment: _Payment) -> tuple[str, str] | None:
     return None
 
 
-def _payment_refused(payment: _Payment, *, kind: str, reason: str) -> None:
+def _payment_refused(
+    payment: _Payment, enrollment: Enrollment | None, *, kind: str, reason: str
+) -> None:
     """Record a refused payment for staff (once) and log it; access is not granted."""
-    with transaction.atomic():
-        enrollment = _enrollment_for_payment_locked(payment, create=False)
-        _review, created = _review_get_or_create(
-            payment,
-            kind=kind,
-            status=PaymentReview.Status.TO_REVIEW,
-            reason=reason,
-            enrollment=enrollment,
-        )
+    _review, created = _review_get_or_create(
+        payment,
+        kind=kind,
+        status=PaymentReview.Status.TO_REVIEW,
+        reason=reason,
+        enrollment=enrollment,
+    )
     if created:
         logger.warning(
             "Payment %s not granted, kept for staff review: %s", payment.label, reason
@@ -239,6 +248,14 @@ def _review_get_or_create(
     }
     existing = PaymentReview.objects.filter(**lookup).first()
     if existing is not None:
+        # Told first by the PaymentIntent's event, then by its session's: keep
+        # what the later one knows.
+        if existing.stripe_session_id is None and payment.session_id:
+            existing.stripe_session_id = payment.session_id
+            existing.enrollment = existing.enrollment or enrollment
+            existing.save(
+                update_fields=["stripe_session_id", "enrollment", "updated_at"]
+            )
         return existing, False
     try:
         with transaction.atomic():
@@ -345,10 +362,10 @@ def _enrollment_for_payment_locked(
         ).first()
         if enrollment is not None:
             return enrollment
-    course_id = str(payment.metadata.get("course_id", ""))
-    clerk_user_id = payment.metadata.get("clerk_user_id", "")
-    if not course_id.isdigit() or not clerk_user_id:
+    if not _names_a_course(payment):
         return None
+    course_id = str(payment.metadata["course_id"])
+    clerk_user_id = payment.metadata["clerk_user_id"]
     enrollment = locked.filter(course_id=course_id, clerk_user_id=clerk_user_id).first()
     if enrollment is not None or not create:
         return enrollment
