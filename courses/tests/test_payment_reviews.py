@@ -12,13 +12,14 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from courses import stripe_gateway
 from courses.authentication import ClerkUser
 from courses.models import Enrollment, PaymentReview, StripeEvent
 from courses.services import payments
-from courses.tests.factories import CourseFactory
+from courses.tests.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -497,3 +498,30 @@ def test_retrying_a_refund_needs_the_refund_permission(
     assert still_pending == PaymentReview.Status.REFUND_PENDING
     assert PaymentReview.objects.get().status == PaymentReview.Status.REFUNDED
     assert len(fake_stripe.refunds) == 1
+
+
+def _reviews(count: int) -> None:
+    for _ in range(count):
+        enrollment = EnrollmentFactory(paid=True)
+        PaymentReview.objects.create(
+            kind=PaymentReview.Kind.WRONG_CURRENCY,
+            status=PaymentReview.Status.TO_REVIEW,
+            enrollment=enrollment,
+            stripe_payment_intent_id=f"pi_{enrollment.pk}",
+            amount=Decimal("10.00"),
+            currency="usd",
+            reason="Paid in USD.",
+        )
+
+
+@pytest.mark.usefixtures("_plain_static")
+def test_review_changelist_costs_the_same_queries_with_2_and_20_rows(admin_client):
+    _reviews(2)
+    with CaptureQueriesContext(connection) as with_2:
+        admin_client.get(REVIEW_CHANGELIST)
+    _reviews(18)
+
+    with CaptureQueriesContext(connection) as with_20:
+        admin_client.get(REVIEW_CHANGELIST)
+
+    assert len(with_20.captured_queries) == len(with_2.captured_queries)
