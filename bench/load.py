@@ -22,7 +22,9 @@ from tqdm import tqdm
 
 from courses.demo_data import FIRST_NAMES, LAST_NAMES, TOPICS
 
-BENCH_STUDENT = "user_bench_student"
+# A Clerk user id in Clerk's own format ("user_" and letters and digits), as
+# the API requires of a token's subject.
+BENCH_STUDENT = "user_benchstudent"
 BENCH_STUDENT_COURSES = 10
 ENROLLMENTS_PER_COURSE = 20
 CHUNK_COURSES = 2000
@@ -292,7 +294,12 @@ def load(*, courses: int, seed: int, keep: bool) -> None:
     enrollment_table = Enrollment._meta.db_table
     section_table = Section._meta.db_table
     lesson_table = Lesson._meta.db_table
-    if keep and Course.objects.count() == courses and Lesson.objects.exists():
+    is_loaded = (
+        Course.objects.count() == courses
+        and Lesson.objects.exists()
+        and Enrollment.objects.filter(clerk_user_id=BENCH_STUDENT).exists()
+    )
+    if keep and is_loaded:
         print(f"{connection.settings_dict['NAME']}: {courses} courses already loaded")
         return
 

@@ -34,6 +34,20 @@ def env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def env_int_between(name: str, default: int, low: int, high: int) -> int:
+    """A whole number in [low, high]; anything else stops the start with a reason."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number from {low} to {high}, not {raw!r}."
+        )
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
@@ -113,6 +127,13 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+
+# --- Proxies -------------------------------------------------------------------
+# How many proxies in front of the service append to X-Forwarded-For (the
+# platform's router, a CDN, a load balancer): 0 = clients connect directly, and
+# X-Forwarded-For and X-Forwarded-Proto, which they could write, are ignored.
+# courses.http.client_ip and DRF's NUM_PROXIES use the same count.
+TRUSTED_PROXY_COUNT = env_int_between("TRUSTED_PROXY_COUNT", 0, 0, 10)
 
 # --- Database ----------------------------------------------------------------
 # No DATABASE_URL: an SQLite file, the embedded default for a first run.
@@ -254,10 +275,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "courses.exceptions.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["courses.filters.FilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
+        "courses.throttling.AnonRateThrottle",
         "courses.throttling.SignedInRateThrottle",
     ],
     "UNAUTHENTICATED_USER": None,
+    # The client's address for throttles: the same rule as courses.http.client_ip.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON_RATE", "120/minute"),
         "user": env_str("THROTTLE_USER_RATE", "600/minute"),
@@ -288,7 +311,11 @@ SPECTACULAR_SETTINGS = {
 
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [FRONTEND_URL])
-CORS_ALLOW_CREDENTIALS = True
+# Only the API is shared with the frontend's origins; the admin stays
+# same-origin, so no other site can read its pages with a staff session.
+CORS_URLS_REGEX = r"^/api/.*$"
+# The API authenticates with Bearer tokens, never cookies.
+CORS_ALLOW_CREDENTIALS = False
 
 # --- Clerk -----------------------------------------------------------------------
 
@@ -314,6 +341,10 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE")
 STRIPE_CURRENCY = env_str("STRIPE_CURRENCY", "cad").lower()
 STRIPE_HTTP_TIMEOUT_SECONDS = float(env_str("STRIPE_HTTP_TIMEOUT_SECONDS", "10"))
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# How long a Checkout Session stays payable; Stripe accepts 30 minutes to 24 hours.
+STRIPE_CHECKOUT_EXPIRES_MINUTES = env_int_between(
+    "STRIPE_CHECKOUT_EXPIRES_MINUTES", 60, 30, 24 * 60
+)
 
 # --- Production hardening (on when DEBUG is off; each one overridable) -----------
 
@@ -325,8 +356,16 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not 
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Behind a proxy that terminates TLS (Render, Railway, Fly, nginx...).
-if env_bool("SECURE_PROXY_SSL_HEADER", not DEBUG):
+# Behind a proxy that terminates TLS (Render, Heroku, Fly, nginx...), its
+# X-Forwarded-Proto says whether the client used HTTPS. Only a trusted proxy
+# can vouch for that: without one, a client could claim HTTPS itself.
+if env_bool("SECURE_PROXY_SSL_HEADER", TRUSTED_PROXY_COUNT > 0):
+    if TRUSTED_PROXY_COUNT == 0:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER needs TRUSTED_PROXY_COUNT above 0: set "
+            "TRUSTED_PROXY_COUNT to the number of proxies in front of the service "
+            "(README, Deploying), or unset SECURE_PROXY_SSL_HEADER."
+        )
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The health check answers plain HTTP for the load balancer's probes.
 SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]

@@ -1,8 +1,9 @@
 """Clerk session tokens for DRF: ClerkJWTAuthentication and the ClerkUser it returns.
 
 The only module that talks to Clerk, and with courses/dev_tokens.py the only
-one that imports ``jwt``. A token is accepted only if it is RS256-signed by a
-key of the configured Clerk instance and its time, issuer, subject and
+one that imports ``jwt``. A token is accepted only if it is a session token (a
+`sid`, no access-token type or claims) RS256-signed by a key of the configured
+Clerk instance, and its time, issuer, subject (a Clerk user id) and
 authorized-party claims hold. With DEBUG=True, and only then, a token whose
 kid is dev_tokens.DEV_KEY_ID is checked against the local development key
 instead (`manage.py dev_token`).
@@ -18,6 +19,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -58,6 +60,12 @@ LOCAL_KEYS_SECONDS = 60
 # the tokens it accepted (by digest) and whom they name, as long as it keeps keys.
 VERIFIED_TOKENS_MAX = 1024
 USER_CACHE_SECONDS = 600
+# Clerk's user ids: "user_" and a base62 string. Checked before the id is put
+# in a Backend API URL, so a token cannot steer that request elsewhere.
+CLERK_USER_ID = re.compile(r"user_[A-Za-z0-9]{1,100}")
+# RFC 9068 access tokens (Clerk's OAuth tokens among them) name their client
+# and scopes; a session token has neither.
+ACCESS_TOKEN_CLAIMS = ("client_id", "scope", "scp")
 
 CLERK_UNREACHABLE = _(
     "Sign-in cannot be checked right now because Clerk is unreachable. "
@@ -234,6 +242,14 @@ def _verify(token: str) -> dict[str, Any]:
         raise _refused(
             _("The session token must be signed with RS256."), "wrong_algorithm"
         )
+    # Clerk's session tokens say "JWT"; an OAuth access token says "at+jwt"
+    # (RFC 9068) and is not a proof of a signed-in browser session.
+    token_type = header.get("typ", "JWT")
+    if not isinstance(token_type, str) or token_type.upper() != "JWT":
+        raise _refused(
+            _("Only Clerk session tokens are accepted here."), "wrong_token_type"
+        )
+    _check_issuer_configured()
     key = _verification_key(header)
     try:
         claims = jwt.decode(
@@ -242,14 +258,43 @@ def _verify(token: str) -> dict[str, Any]:
             algorithms=[ALGORITHM],
             leeway=settings.CLERK_CLOCK_SKEW_SECONDS,
             issuer=settings.CLERK_ISSUER or None,
-            options={"require": ["exp", "sub"]},
+            # Every Clerk session token names its session (sid).
+            options={"require": ["exp", "sub", "sid"]},
         )
     except jwt.PyJWTError as exc:
         raise _refusal_for(exc) from None
-    if not claims["sub"].strip():
-        raise _refused(_("The session token does not name a user."), "no_subject")
+    _check_session_claims(claims)
     _check_authorized_party(claims)
     return claims
+
+
+def _check_issuer_configured() -> None:
+    # Without an expected issuer, a token from any Clerk instance whose key
+    # this server trusts would pass: allowed on a developer machine only.
+    # `manage.py check --deploy` reports the same (courses.E001).
+    if not settings.CLERK_ISSUER and not settings.DEBUG:
+        logger.error("CLERK_ISSUER is not set: session tokens cannot be verified")
+        raise ServiceUnavailable(NOT_CONFIGURED)
+
+
+def _check_session_claims(claims: dict[str, Any]) -> None:
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.strip():
+        raise _refused(_("The session token does not name a user."), "no_subject")
+    if not CLERK_USER_ID.fullmatch(sub):
+        raise _refused(
+            _("The session token does not name a Clerk user."), "bad_subject"
+        )
+    sid = claims["sid"]
+    if not isinstance(sid, str) or not sid.strip():
+        raise _refused(
+            _("The session token lacks the “%(claim)s” claim.") % {"claim": "sid"},
+            "missing_claim",
+        )
+    if any(name in claims for name in ACCESS_TOKEN_CLAIMS):
+        raise _refused(
+            _("Only Clerk session tokens are accepted here."), "wrong_token_type"
+        )
 
 
 def _refusal_for(exc: jwt.PyJWTError) -> exceptions.AuthenticationFailed:

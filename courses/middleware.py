@@ -2,11 +2,12 @@
 Django's CommonMiddleware with a JSON answer for a missing trailing slash.
 
 RequestLogMiddleware logs what an operator needs (method, path, status,
-duration, Clerk user id) and nothing a client sent beyond the path: no query
-string, headers or body, so tokens, webhook signatures and payloads stay out
-of the logs. ApiInputGuardMiddleware refuses, before any view runs, request
-bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404)
-and in the admin's query strings (400), with DRF's JSON error shape.
+duration, Clerk user id, client IP as courses.http.client_ip finds it) and
+nothing a client sent beyond the path: no query string, headers or body, so
+tokens, webhook signatures and payloads stay out of the logs.
+ApiInputGuardMiddleware refuses, before any view runs, request bodies over
+DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404) and in the
+admin's query strings (400), with DRF's JSON error shape.
 """
 
 import json
@@ -20,6 +21,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware import common
 from django.utils.functional import LazyObject
 from django.utils.translation import gettext as _
+
+from courses.http import client_ip
 
 logger = logging.getLogger("courses.request")
 
@@ -54,6 +57,8 @@ class RequestLogMiddleware:
             "status": response.status_code,
             "duration_ms": duration_ms,
             "user_id": _clerk_user_id(request),
+            # Behind TRUSTED_PROXY_COUNT proxies: never a spoofed header value.
+            "client_ip": client_ip(request),
         }
         # JSON-encoded, so a path holding quotes or newlines cannot forge
         # another log line.

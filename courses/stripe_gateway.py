@@ -63,6 +63,8 @@ class CheckoutSession:
     success_url: str | None
     cancel_url: str | None
     created: int
+    expires_at: int | None  # Unix time after which it can no longer be paid
+    is_livemode: bool  # a live-mode object (real money), not a test one
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -80,6 +82,7 @@ class PaymentIntent:
     currency: str
     customer_id: str | None
     receipt_email: str
+    is_livemode: bool
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -153,8 +156,10 @@ def checkout_session_create(
     client_reference_id: str,
     customer_email: str | None,
     metadata: Mapping[str, str],
+    expires_at: int,
     idempotency_key: str,
 ) -> CheckoutSession:
+    """A payment-mode session for one item, payable until `expires_at` (Unix time)."""
     product_data: dict[str, Any] = {"name": product_name}
     if product_description:
         # Stripe refuses empty descriptions and caps them.
@@ -175,6 +180,7 @@ def checkout_session_create(
         "cancel_url": cancel_url,
         "client_reference_id": client_reference_id,
         "metadata": dict(metadata),
+        "expires_at": expires_at,
     }
     if customer_email:
         params["customer_email"] = customer_email
@@ -188,6 +194,16 @@ def checkout_session_create(
 
 def checkout_session_get(session_id: str) -> CheckoutSession:
     raw = _call(lambda client: client.v1.checkout.sessions.retrieve(session_id))
+    return checkout_session_from_dict(raw)
+
+
+def checkout_session_expire(session_id: str) -> CheckoutSession:
+    """Close an open session so it can no longer be paid.
+
+    Stripe refuses (PaymentProviderError) a session that is not open any more:
+    completed, or already expired.
+    """
+    raw = _call(lambda client: client.v1.checkout.sessions.expire(session_id))
     return checkout_session_from_dict(raw)
 
 
@@ -227,6 +243,8 @@ def checkout_session_from_dict(raw: Mapping[str, Any]) -> CheckoutSession:
         success_url=raw.get("success_url"),
         cancel_url=raw.get("cancel_url"),
         created=int(raw.get("created") or 0),
+        expires_at=_int_or_none(raw.get("expires_at")),
+        is_livemode=raw.get("livemode") is True,
         metadata=_str_dict(raw.get("metadata")),
     )
 
@@ -274,6 +292,7 @@ def payment_intent_from_dict(raw: Mapping[str, Any]) -> PaymentIntent:
         currency=raw.get("currency") or "",
         customer_id=_id_of(raw.get("customer")),
         receipt_email=raw.get("receipt_email") or "",
+        is_livemode=raw.get("livemode") is True,
         metadata=_str_dict(raw.get("metadata")),
     )
 
@@ -347,6 +366,11 @@ def is_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
 
+def is_live_key() -> bool:
+    """Whether STRIPE_SECRET_KEY is a live-mode key (secret or restricted)."""
+    return settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+
+
 def _client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise PaymentsNotConfigured("STRIPE_SECRET_KEY is not set")
@@ -391,6 +415,13 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, Mapping):
         return value.get("id")
     return str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _str_dict(value: Any) -> dict[str, str]:

@@ -10,8 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from courses.admin.catalog import CourseAdmin
 from courses.admin.learning import LessonAdmin, SectionAdmin
 from courses.admin.payments import EnrollmentAdmin
+from courses.admin.reviews import PaymentReviewAdmin
 
-__all__ = ["CourseAdmin", "EnrollmentAdmin", "LessonAdmin", "SectionAdmin"]
+__all__ = [
+    "CourseAdmin",
+    "EnrollmentAdmin",
+    "LessonAdmin",
+    "PaymentReviewAdmin",
+    "SectionAdmin",
+]
 
 admin.site.site_header = _("Course Platform administration")
 admin.site.site_title = _("Course Platform Admin")

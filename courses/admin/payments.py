@@ -2,7 +2,9 @@
 
 The actions that touch payment records go through the services, which lock
 the rows, and each change they make leaves an admin log entry. Refunds go to
-Stripe only after a confirmation page.
+Stripe only after a confirmation page, and only for staff with the
+refund_enrollment permission. Payments kept for review have their own page
+(courses/admin/reviews.py).
 """
 
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from courses import stripe_gateway
+from courses.admin.reviews import has_refund_permission
 from courses.models import Enrollment
 from courses.services.payments import NotRefundable, enrollment_refund
 from courses.services.payments.staff import (
@@ -224,7 +227,10 @@ class EnrollmentAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description=_("Refund through Stripe"), permissions=["change"])
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return has_refund_permission(request)
+
+    @admin.action(description=_("Refund through Stripe"), permissions=["refund"])
     def refund_through_stripe(
         self, request: HttpRequest, queryset: QuerySet[Enrollment]
     ) -> TemplateResponse | None:

@@ -9,7 +9,12 @@ from courses.models.learning import (
     published_lesson_count,
     published_lesson_seconds,
 )
-from courses.models.payments import Enrollment, EnrollmentQuerySet, StripeEvent
+from courses.models.payments import (
+    Enrollment,
+    EnrollmentQuerySet,
+    PaymentReview,
+    StripeEvent,
+)
 
 __all__ = [
     "Course",
@@ -19,6 +24,7 @@ __all__ = [
     "Lesson",
     "LessonProgress",
     "LessonQuerySet",
+    "PaymentReview",
     "Section",
     "StripeEvent",
     "paid_enrollment_count",

@@ -1,4 +1,5 @@
-"""Enrollments (what a student bought, and its payment status) and Stripe's events."""
+"""Enrollments (what a student bought, and its payment status), Stripe's events, and
+the payments that did not grant access as they came (PaymentReview)."""
 
 from decimal import Decimal
 
@@ -92,6 +93,10 @@ class Enrollment(models.Model):
         verbose_name = _("enrollment")
         verbose_name_plural = _("enrollments")
         ordering = ["-enrolled_at", "-id"]
+        # Money leaves for good: more than the permission to edit a row.
+        permissions = [
+            ("refund_enrollment", _("Can refund an enrollment through Stripe")),
+        ]
         indexes = [
             models.Index(fields=["clerk_user_id"], name="enrollment_clerk_user_idx"),
             models.Index(fields=["is_paid"], name="enrollment_is_paid_idx"),
@@ -219,3 +224,96 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
+
+
+class PaymentReview(models.Model):
+    """A payment that did not grant access as it came, kept for staff.
+
+    A second payment for an enrollment already paid is refunded automatically
+    (refund_pending, then refunded); a payment in another currency or in the
+    other Stripe mode grants nothing and waits for staff (to_review).
+    """
+
+    class Kind(models.TextChoices):
+        DUPLICATE = "duplicate", _("Second payment")
+        WRONG_CURRENCY = "wrong_currency", _("Wrong currency")
+        WRONG_MODE = "wrong_mode", _("Wrong mode (test or live)")
+
+    class Status(models.TextChoices):
+        REFUND_PENDING = "refund_pending", _("Refund pending")
+        REFUNDED = "refunded", _("Refunded")
+        TO_REVIEW = "to_review", _("To review")
+        REVIEWED = "reviewed", _("Reviewed")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind)
+    status = models.CharField(_("status"), max_length=32, choices=Status)
+    enrollment = models.ForeignKey(
+        "courses.Enrollment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="payment_reviews",
+        verbose_name=_("enrollment"),
+    )
+    stripe_payment_intent_id = models.CharField(  # noqa: DJ001
+        _("Stripe PaymentIntent"), max_length=255, blank=True, null=True
+    )
+    stripe_session_id = models.CharField(  # noqa: DJ001
+        _("Stripe session ID"), max_length=255, blank=True, null=True
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(_("currency"), max_length=8, blank=True)
+    is_livemode = models.BooleanField(_("live mode"), default=False)
+    reason = models.CharField(_("reason"), max_length=255)
+    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment to review")
+        verbose_name_plural = _("payments to review")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["status", "-created_at"], name="payment_review_status_idx"
+            )
+        ]
+        constraints = [
+            # One row per payment and kind, however often Stripe tells us.
+            models.UniqueConstraint(
+                fields=["kind", "stripe_payment_intent_id"],
+                condition=models.Q(stripe_payment_intent_id__isnull=False),
+                name="one_review_per_payment_intent",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "stripe_session_id"],
+                condition=models.Q(stripe_session_id__isnull=False),
+                name="one_review_per_checkout_session",
+            ),
+            # A refund is only ever made for a PaymentIntent.
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["refund_pending", "refunded"])
+                | models.Q(stripe_payment_intent_id__isnull=False),
+                name="payment_review_refund_has_payment_intent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        payment = self.stripe_payment_intent_id or self.stripe_session_id or "?"
+        return f"{self.get_kind_display()} {payment} ({self.get_status_display()})"
+
+    def mark_refunded(self, *, refund_id: str) -> bool:
+        """Record Stripe's refund; returns False if it was already recorded."""
+        if self.status == self.Status.REFUNDED:
+            return False
+        self.status = self.Status.REFUNDED
+        self.stripe_refund_id = refund_id
+        self.refunded_at = timezone.now()
+        self.last_error = ""
+        fields = ["status", "stripe_refund_id", "refunded_at", "last_error"]
+        self.save(update_fields=[*fields, "updated_at"])
+        return True

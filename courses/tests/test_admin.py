@@ -103,10 +103,12 @@ def _paid_through_stripe(
 
 @pytest.fixture
 def enrollment_staff(client):
-    """A logged-in staff member who may view and change enrollments, no more."""
+    """A logged-in staff member who may view, change and refund enrollments."""
     user = User.objects.create_user("clerk", password="pw-clerk-1234", is_staff=True)
     user.user_permissions.set(
-        Permission.objects.filter(codename__in=["view_enrollment", "change_enrollment"])
+        Permission.objects.filter(
+            codename__in=["view_enrollment", "change_enrollment", "refund_enrollment"]
+        )
     )
     client.force_login(user)
     return user
@@ -626,12 +628,15 @@ def test_refund_without_stripe_configured_says_so(
     )
 
 
-def test_refund_action_needs_the_change_permission(client, fake_stripe):
-    viewer = User.objects.create_user(
-        "viewer", password="pw-viewer-1234", is_staff=True
-    )
-    viewer.user_permissions.add(Permission.objects.get(codename="view_enrollment"))
-    client.force_login(viewer)
+@pytest.mark.parametrize(
+    "codenames",
+    [["view_enrollment"], ["view_enrollment", "change_enrollment"]],
+    ids=["viewer", "editor"],
+)
+def test_refund_action_needs_the_refund_permission(client, fake_stripe, codenames):
+    staff = User.objects.create_user("staff", password="pw-staff-1234", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
     enrollment = _paid_through_stripe(fake_stripe)
 
     page = client.get(ENROLLMENT_CHANGELIST)
@@ -690,6 +695,52 @@ def test_enrollment_mark_unpaid_by_staff_ignores_unknown_ids(admin_user):
 
     assert result.changed == result.skipped == []
     assert not LogEntry.objects.exists()
+
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_export_as_csv_quotes_every_cell_and_round_trips_safely(admin_client):
+    names = [
+        "Bob;=cmd|' /C calc'!A0",
+        "Smith, -1+1",
+        'Line\n@SUM(A1) "quoted"\r-2',
+        "Zoé;  +33 1 23",
+        "Jean-Paul Dupont",
+    ]
+    for name in names:
+        EnrollmentFactory(
+            student_name=name, student_email="jean-paul@example.com", paid=True
+        )
+
+    response = admin_client.post(
+        ENROLLMENT_CHANGELIST,
+        {
+            "action": "export_as_csv",
+            "_selected_action": list(Enrollment.objects.values_list("pk", flat=True)),
+        },
+    )
+
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    # Written back with every cell quoted, the rows give the very same text.
+    rewritten = io.StringIO()
+    csv.writer(rewritten, quoting=csv.QUOTE_ALL).writerows(rows)
+    assert rewritten.getvalue() == body
+    assert {len(row) for row in rows} == {8}
+    assert sorted(row[0] for row in rows[1:]) == sorted(
+        [
+            "Bob;'=cmd|' /C calc'!A0",
+            "Smith,' -1+1",
+            "Line\n'@SUM(A1) \"quoted\"\r'-2",
+            "Zoé;'  +33 1 23",
+            "Jean-Paul Dupont",
+        ]
+    )
+    # A spreadsheet that splits on ";", "," or line breaks, quotes or not,
+    # finds no cell that starts a formula.
+    for piece in re.split(r"[;,\r\n]", body):
+        assert not piece.lstrip(' "').startswith(FORMULA_TRIGGERS), piece
 
 
 def test_enrollment_export_csv_quotes_separators_and_newlines():

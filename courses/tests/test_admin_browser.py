@@ -93,7 +93,8 @@ def screenshot(request):
 
 @pytest.fixture
 def staff_user() -> User:
-    """A staff member who may look after courses and enrollments, not a superuser."""
+    """A staff member who may look after courses and enrollments (refunds
+    included), not a superuser."""
     user = User.objects.create_user(
         "staff", "staff@example.com", STAFF_PASSWORD, is_staff=True
     )
@@ -106,6 +107,7 @@ def staff_user() -> User:
                 "view_course",
                 "view_enrollment",
                 "change_enrollment",
+                "refund_enrollment",
             ],
         )
     )

@@ -140,11 +140,45 @@ def test_token_without_azp_is_accepted(fake_clerk, api_client):
     assert response.status_code == 200
 
 
-def test_issuer_is_not_checked_when_clerk_issuer_is_empty(
+def test_issuer_is_not_checked_when_clerk_issuer_is_empty_in_debug(
     fake_clerk, api_client, settings
 ):
+    settings.DEBUG = True
     settings.CLERK_ISSUER = ""
     token = fake_clerk.issue_token(email="a@example.com", iss="https://other.example")
+
+    response = get_me(api_client, f"Bearer {token}")
+
+    assert response.status_code == 200
+
+
+def test_without_clerk_issuer_and_debug_off_tokens_are_not_verified(
+    fake_clerk, api_client, settings, caplog
+):
+    settings.DEBUG = False
+    settings.CLERK_ISSUER = ""
+    token = fake_clerk.issue_token(email="a@example.com")
+
+    response = get_me(api_client, f"Bearer {token}")
+
+    assert response.status_code == 503
+    assert fake_clerk.jwks_fetches == 0
+    assert "CLERK_ISSUER is not set" in caplog.text
+
+
+def test_a_subject_that_is_not_a_clerk_id_never_reaches_the_backend_api(
+    fake_clerk, api_client
+):
+    token = fake_clerk.issue_token(sub="user_1?x=../../v1/users")
+
+    response = get_me(api_client, f"Bearer {token}")
+
+    assert response.status_code == 401
+    assert fake_clerk.user_fetches == 0
+
+
+def test_a_session_token_with_typ_jwt_is_accepted(fake_clerk, api_client):
+    token = fake_clerk.issue_token(email="a@example.com", headers={"typ": "JWT"})
 
     response = get_me(api_client, f"Bearer {token}")
 
@@ -225,6 +259,32 @@ REFUSED = {
     "exp_not_a_number": (
         lambda clerk: "Bearer " + clerk.issue_token(exp="tomorrow"),
         "malformed",
+    ),
+    "missing_sid": (
+        lambda clerk: "Bearer " + clerk.issue_token(sid=None),
+        "“sid”",
+    ),
+    "empty_sid": (
+        lambda clerk: "Bearer " + clerk.issue_token(sid=""),
+        "“sid”",
+    ),
+    "oauth_access_token_type": (
+        lambda clerk: "Bearer " + clerk.issue_token(headers={"typ": "at+jwt"}),
+        "Only Clerk session tokens",
+    ),
+    "oauth_access_token_claims": (
+        lambda clerk: (
+            "Bearer " + clerk.issue_token(client_id="client_abc", scope="profile email")
+        ),
+        "Only Clerk session tokens",
+    ),
+    "sub_not_a_clerk_user_id": (
+        lambda clerk: "Bearer " + clerk.issue_token(sub="user_1/../../v1/users"),
+        "does not name a Clerk user",
+    ),
+    "sub_of_another_kind_of_id": (
+        lambda clerk: "Bearer " + clerk.issue_token(sub="org_2abc"),
+        "does not name a Clerk user",
     ),
     "audience_of_another_service": (
         lambda clerk: "Bearer " + clerk.issue_token(aud="https://other.example"),

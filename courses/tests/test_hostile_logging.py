@@ -171,3 +171,18 @@ def test_a_request_is_logged_once_even_under_runserver(api_client, path, status)
 
     mentioning = [r for r in lines.records if path in r.getMessage()]
     assert [r.name for r in mentioning] == ["courses.request"]
+
+
+def test_request_log_names_the_client_ip_and_ignores_a_spoofed_header(
+    api_client, caplog, settings
+):
+    caplog.set_level(logging.INFO, logger="courses.request")
+    settings.TRUSTED_PROXY_COUNT = 0
+
+    api_client.get("/api/health/", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    settings.TRUSTED_PROXY_COUNT = 1
+    api_client.get("/api/health/", HTTP_X_FORWARDED_FOR="192.0.2.1, 203.0.113.9")
+
+    direct, proxied = _request_lines(caplog)
+    assert direct["client_ip"] == "127.0.0.1"
+    assert proxied["client_ip"] == "203.0.113.9"

@@ -1,3 +1,4 @@
+import time
 from decimal import Decimal
 
 import pytest
@@ -133,6 +134,137 @@ def test_checkout_start_keys_differ_when_the_purchase_differs(fake_stripe):
     assert all(key.startswith("checkout-") for key in keys)
 
 
+def test_checkout_start_with_other_urls_expires_the_previous_session(fake_stripe):
+    course = CourseFactory()
+    first = _checkout(course)
+
+    second = _checkout(course, success_url="http://localhost:3000/other")
+
+    (expiry,) = fake_stripe.requests_to(
+        f"/v1/checkout/sessions/{first.session.id}/expire", "POST"
+    )
+    statuses = {s["id"]: s["status"] for s in fake_stripe.sessions}
+    assert expiry.method == "POST"
+    assert statuses == {first.session.id: "expired", second.session.id: "open"}
+    assert Enrollment.objects.get().stripe_session_id == second.session.id
+    with pytest.raises(ValueError, match="expired"):
+        fake_stripe.session_pay(first.session.id)
+
+
+def test_checkout_start_after_a_price_change_expires_the_old_price(fake_stripe):
+    course = CourseFactory(price=Decimal("49.99"))
+    first = _checkout(course)
+    course.price = Decimal("79.00")
+    course.save()
+
+    second = _checkout(course)
+
+    assert fake_stripe.session(first.session.id)["status"] == "expired"
+    assert fake_stripe.session(second.session.id)["amount_total"] == 7900
+    assert [s["status"] for s in fake_stripe.sessions].count("open") == 1
+
+
+def test_checkout_start_when_the_old_session_was_just_paid_enrolls_instead(
+    fake_stripe,
+):
+    course = CourseFactory()
+    first = _checkout(course)
+    fake_stripe.session_pay(first.session.id)
+
+    with pytest.raises(payments.AlreadyEnrolled):
+        _checkout(course, success_url="http://localhost:3000/other")
+
+    assert len(fake_stripe.sessions) == 1
+    assert (
+        fake_stripe.requests_to(f"/v1/checkout/sessions/{first.session.id}/expire")
+        == []
+    )
+    assert Enrollment.objects.get().status == Enrollment.Status.PAID
+
+
+def test_checkout_start_when_stripe_cannot_expire_the_old_session_creates_none(
+    fake_stripe,
+):
+    course = CourseFactory()
+    first = _checkout(course)
+    fake_stripe.fail_with(500, times=2)  # the expiry, then the look-up again
+
+    with pytest.raises(stripe_gateway.PaymentProviderError):
+        _checkout(course, success_url="http://localhost:3000/other")
+
+    assert len(fake_stripe.sessions) == 1
+    assert fake_stripe.session(first.session.id)["status"] == "open"
+    assert Enrollment.objects.get().stripe_session_id == first.session.id
+
+
+@pytest.mark.parametrize("minutes", [30, 60, 120, 24 * 60])
+def test_checkout_session_expires_at_follows_the_setting(
+    fake_stripe, settings, minutes
+):
+    settings.STRIPE_CHECKOUT_EXPIRES_MINUTES = minutes
+    before = time.time()
+
+    started = _checkout(CourseFactory())
+
+    after = time.time()
+    (request,) = fake_stripe.requests_to("/v1/checkout/sessions", "POST")
+    expires_at = int(request.params["expires_at"])
+    assert started.session.expires_at == expires_at
+    # Rounded down to 5 minutes, kept a minute inside Stripe's 30 minutes to
+    # 24 hours whatever the rounding (the fake refuses anything else, as Stripe
+    # does): at least 36 minutes before rounding, at most 23 h 59.
+    lifetime = min(max(minutes * 60, 36 * 60), 24 * 3600 - 60)
+    assert expires_at % 300 == 0
+    assert before + lifetime - 300 < expires_at <= after + lifetime
+    assert after + 30 * 60 < expires_at < before + 24 * 3600
+
+
+def test_checkout_start_repeated_before_its_session_is_stored_gets_the_same_one(
+    fake_stripe,
+):
+    """A double click: the second request read the row before the first stored
+    its session, so it sends the same parameters under the same key."""
+    course = CourseFactory()
+    first = _checkout(course)
+    Enrollment.objects.update(stripe_session_id=None)
+
+    second = _checkout(course)
+
+    keys = [r.idempotency_key for r in fake_stripe.creating_requests]
+    assert second.session.id == first.session.id
+    assert len(fake_stripe.sessions) == 1
+    assert keys[0] == keys[1]
+
+
+def test_checkout_start_does_not_hand_out_a_session_about_to_expire(fake_stripe):
+    course = CourseFactory()
+    first = _checkout(course)
+    fake_stripe.session_update(first.session.id, expires_at=int(time.time()) + 120)
+
+    second = _checkout(course)
+
+    assert second.session.id != first.session.id
+    assert fake_stripe.session(first.session.id)["status"] == "expired"
+
+
+def test_checkout_start_reopens_an_enrollment_expired_by_the_old_sessions_event(
+    fake_stripe,
+):
+    course = CourseFactory()
+    first = _checkout(course)
+    # Stripe's checkout.session.expired for the replaced session, handled
+    # before the new session is stored: the row is expired meanwhile.
+    payments.checkout_expired(
+        session=stripe_gateway.checkout_session_get(first.session.id)
+    )
+
+    second = _checkout(course, success_url="http://localhost:3000/other")
+
+    enrollment = Enrollment.objects.get()
+    assert enrollment.stripe_session_id == second.session.id
+    assert enrollment.status == Enrollment.Status.PENDING
+
+
 def test_checkout_start_refuses_an_already_paid_student(fake_stripe):
     course = CourseFactory()
     EnrollmentFactory(course=course, clerk_user_id="user_1", paid=True)
@@ -233,18 +365,26 @@ def test_checkout_fulfill_creates_the_enrollment_from_metadata_when_missing(
     assert enrollment.status == Enrollment.Status.PAID
 
 
+def _stray_session(fake_stripe, course, clerk_user_id="user_1") -> dict:
+    """An open session for the enrollment that is not the one stored on it (made
+    before sessions were expired on replacement, or racing a new checkout)."""
+    return fake_stripe.checkout_session_add(
+        amount=stripe_gateway.amount_to_cents(course.price),
+        metadata={"course_id": str(course.pk), "clerk_user_id": clerk_user_id},
+    )
+
+
 def test_checkout_fulfill_of_an_older_tab_session_records_that_session(fake_stripe):
     course = CourseFactory()
-    first = _checkout(course)
-    # A second attempt with other URLs: a second session, stored instead.
-    second = _checkout(course, success_url="http://localhost:3000/other")
-    session = _paid_session(fake_stripe, first.session.id)
+    stored = _checkout(course)
+    stray = _stray_session(fake_stripe, course)
+    session = _paid_session(fake_stripe, stray["id"])
 
     enrollment = payments.checkout_fulfill(session=session)
 
-    assert second.session.id != first.session.id
+    assert stored.session.id != stray["id"]
     assert enrollment.status == Enrollment.Status.PAID
-    assert enrollment.stripe_session_id == first.session.id
+    assert enrollment.stripe_session_id == stray["id"]
 
 
 def test_checkout_fulfill_ignores_a_session_that_is_not_a_course_purchase(
@@ -464,9 +604,8 @@ def test_stripe_event_process_stores_and_acknowledges_other_types(fake_stripe):
 
 def test_stripe_event_process_failure_rolls_back_and_records_the_error(fake_stripe):
     course = CourseFactory()
-    first = _checkout(course)
-    second = _checkout(course, success_url="http://localhost:3000/other")
-    paid = fake_stripe.session_pay(first.session.id)
+    second = _checkout(course)
+    paid = fake_stripe.session_pay(_stray_session(fake_stripe, course)["id"])
     # An amount the database refuses (price_paid >= 0) fails mid-way, after
     # the enrollment's session id was already changed.
     broken = {**paid, "amount_total": -100}

@@ -1,5 +1,5 @@
 """The settings rules that need a fresh interpreter: SECRET_KEY, the database
-URLs and check --deploy."""
+URLs, the proxy and checkout settings, and check --deploy."""
 
 import json
 import os
@@ -17,8 +17,16 @@ PRODUCTION_ENV = {
     + "-production-like-secret-key-with-enough-entropy-0123456789",
     "ALLOWED_HOSTS": "api.example.com",
     "FRONTEND_URL": "https://app.example.com",
+    "CLERK_ISSUER": "https://example.clerk.accounts.dev",
+    "TRUSTED_PROXY_COUNT": "1",
     "SECURE_SSL_REDIRECT": "",
 }
+
+PRINT_PROXY_SETTINGS = (
+    "from django.conf import settings; "
+    "print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None), "
+    "settings.REST_FRAMEWORK['NUM_PROXIES'])"
+)
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
@@ -154,3 +162,58 @@ def test_check_deploy_accepts_a_pooler_url_with_its_direct_url():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_without_clerk_issuer_is_an_error():
+    result = _run(
+        ["manage.py", "check", "--deploy"], **{**PRODUCTION_ENV, "CLERK_ISSUER": ""}
+    )
+
+    assert result.returncode != 0
+    assert "courses.E001" in result.stderr
+    assert "CLERK_ISSUER is not set" in result.stderr
+
+
+def test_without_trusted_proxies_forwarded_headers_are_not_trusted():
+    env = {**PRODUCTION_ENV, "TRUSTED_PROXY_COUNT": ""}
+
+    result = _run(["manage.py", "shell", "-c", PRINT_PROXY_SETTINGS], **env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["None", "0"]
+
+
+def test_trusted_proxy_count_sets_drf_and_the_proxy_ssl_header():
+    env = {**PRODUCTION_ENV, "TRUSTED_PROXY_COUNT": "2"}
+
+    result = _run(["manage.py", "shell", "-c", PRINT_PROXY_SETTINGS], **env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https') 2"
+
+
+def test_proxy_ssl_header_without_a_trusted_proxy_stops_the_start():
+    env = {
+        **PRODUCTION_ENV,
+        "TRUSTED_PROXY_COUNT": "0",
+        "SECURE_PROXY_SSL_HEADER": "True",
+    }
+
+    result = _run(["manage.py", "check"], **env)
+
+    assert result.returncode != 0
+    assert "SECURE_PROXY_SSL_HEADER needs TRUSTED_PROXY_COUNT above 0" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("minutes", ["29", "1441", "an hour"])
+def test_checkout_expiry_outside_stripes_range_stops_the_start(minutes):
+    env = {**PRODUCTION_ENV, "STRIPE_CHECKOUT_EXPIRES_MINUTES": minutes}
+
+    result = _run(["manage.py", "check"], **env)
+
+    assert result.returncode != 0
+    assert "STRIPE_CHECKOUT_EXPIRES_MINUTES must be a whole number from 30 to 1440" in (
+        result.stderr
+    )

@@ -30,6 +30,10 @@ def test_amount_to_cents_refuses_sub_cent_negative_and_non_decimal(amount):
         stripe_gateway.amount_to_cents(amount)
 
 
+# A fixed value, so that repeated creations send the same parameters.
+EXPIRES_AT = int(time.time()) + 3600
+
+
 def _create_session(**overrides):
     arguments = {
         "amount": Decimal("49.99"),
@@ -40,6 +44,7 @@ def _create_session(**overrides):
         "client_reference_id": "user_1",
         "customer_email": "a@example.com",
         "metadata": {"course_id": "1", "clerk_user_id": "user_1"},
+        "expires_at": EXPIRES_AT,
         "idempotency_key": "checkout-1-abc",
     }
     return stripe_gateway.checkout_session_create(**{**arguments, **overrides})

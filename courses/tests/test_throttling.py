@@ -4,16 +4,13 @@ import os
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from rest_framework.settings import api_settings
-from rest_framework.throttling import (
-    AnonRateThrottle,
-    SimpleRateThrottle,
-    UserRateThrottle,
-)
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from courses.authentication import ClerkUser
 from courses.tests.factories import CourseFactory
-from courses.throttling import SignedInRateThrottle
+from courses.throttling import AnonRateThrottle, SignedInRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +107,50 @@ def test_the_schema_the_docs_and_the_config_are_never_throttled(
 
     assert statuses == {200}
     assert api_client.get("/api/courses/").status_code == 200  # 1 of 2 left
+
+
+# --- The client's address ------------------------------------------------------------
+
+
+def _anonymous_statuses(api_client, forwarded_for: list[str]) -> list[int]:
+    return [
+        api_client.get("/api/courses/", HTTP_X_FORWARDED_FOR=value).status_code
+        for value in forwarded_for
+    ]
+
+
+@pytest.fixture
+def anon_rate_10(monkeypatch):
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "anon": "10/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+
+
+def test_thirty_spoofed_requests_are_throttled_like_thirty_from_one_client(
+    api_client, settings, anon_rate_10
+):
+    settings.TRUSTED_PROXY_COUNT = 0
+    CourseFactory()
+    spoofed = _anonymous_statuses(api_client, [f"203.0.113.{i}" for i in range(30)])
+    cache.clear()
+
+    plain = [api_client.get("/api/courses/").status_code for _ in range(30)]
+
+    assert spoofed == plain == [200] * 10 + [429] * 20
+
+
+def test_behind_one_proxy_the_address_it_appended_is_the_client(
+    api_client, settings, anon_rate_10
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    CourseFactory()
+
+    # The client writes a new address each time; the proxy appends the real one.
+    one_client = _anonymous_statuses(
+        api_client, [f"203.0.113.{i}, 198.51.100.7" for i in range(30)]
+    )
+    many_clients = _anonymous_statuses(
+        api_client, [f"192.0.2.1, 198.51.100.{i + 100}" for i in range(30)]
+    )
+
+    assert one_client == [200] * 10 + [429] * 20
+    assert many_clients == [200] * 30

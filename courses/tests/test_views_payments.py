@@ -267,6 +267,30 @@ def test_create_checkout_is_throttled_per_user(
     assert statuses == [200, 200, 429]
 
 
+def test_verify_payment_is_throttled_with_the_checkout_scope(
+    fake_stripe, student_client, monkeypatch
+):
+    # Each call costs a Stripe request, like starting a checkout.
+    monkeypatch.setattr(
+        ScopedRateThrottle,
+        "THROTTLE_RATES",
+        {**ScopedRateThrottle.THROTTLE_RATES, "checkout": "2/minute"},
+    )
+    course = CourseFactory()
+    started = student_client.post(_checkout_url(course.pk), URLS, format="json")
+    session_id = started.json()["session_id"]
+
+    statuses = [
+        student_client.post(
+            VERIFY_URL, {"session_id": session_id}, format="json"
+        ).status_code
+        for _ in range(2)
+    ]
+
+    assert started.status_code == 200
+    assert statuses == [200, 429]
+
+
 # --- create_payment_intent ------------------------------------------------------------
 
 

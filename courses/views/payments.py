@@ -11,7 +11,6 @@ from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from courses import stripe_gateway
@@ -27,6 +26,7 @@ from courses.serializers.payments import (
     VerifyPaymentOutputSerializer,
 )
 from courses.services import payments
+from courses.throttling import ScopedRateThrottle, SignedInRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ def _enrollment_data(enrollment: Enrollment) -> dict:
 
 
 class _CheckoutThrottled(APIView):
+    """Each call costs a Stripe request: THROTTLE_CHECKOUT_RATE per student."""
+
     permission_classes = [IsAuthenticated]
-    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+    throttle_classes = [SignedInRateThrottle, ScopedRateThrottle]
     throttle_scope = "checkout"
 
 
@@ -141,9 +143,7 @@ class CreatePaymentIntentView(_CheckoutThrottled):
         )
 
 
-class VerifyPaymentView(APIView):
-    permission_classes = [IsAuthenticated]
-
+class VerifyPaymentView(_CheckoutThrottled):
     @extend_schema(
         operation_id="enrollments_verify_payment",
         summary="Confirm a Checkout payment after Stripe's redirect",

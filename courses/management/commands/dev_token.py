@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
 from courses import dev_tokens
+from courses.authentication import CLERK_USER_ID
 
 
 class Command(BaseCommand):
@@ -31,9 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         user = str(options["user"]).strip()
-        if not user or len(user) > 255 or any(char.isspace() for char in user):
+        # The same format the authentication accepts in a token's sub.
+        if not CLERK_USER_ID.fullmatch(user):
             raise CommandError(
-                "--user must be a Clerk user id such as user_dev (no spaces)"
+                "--user must be a Clerk user id such as user_dev "
+                "(user_ then letters and digits)"
             )
         email = str(options["email"]).strip()
         try:

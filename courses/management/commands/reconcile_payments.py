@@ -1,4 +1,5 @@
-"""Fulfil paid Stripe Checkout Sessions whose webhook never arrived (safe to repeat)."""
+"""Fulfil paid Stripe Checkout Sessions whose webhook never arrived, and retry the
+automatic refunds of second payments that Stripe did not take (safe to repeat)."""
 
 import datetime
 import re
@@ -7,7 +8,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from courses import stripe_gateway
-from courses.services.payments import payments_reconcile
+from courses.models import PaymentReview
+from courses.services.payments import (
+    payment_reviews_refund_pending,
+    payments_reconcile,
+)
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -23,7 +28,8 @@ def parse_duration(value: str) -> datetime.timedelta:
 class Command(BaseCommand):
     help = (
         "List Stripe's completed Checkout Sessions created in the last period and "
-        "enroll the students whose payment was missed. Run it from cron."
+        "enroll the students whose payment was missed; retry the refunds of "
+        "second payments still pending. Run it from cron."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -43,6 +49,7 @@ class Command(BaseCommand):
         since = timezone.now() - period
         try:
             repaired = payments_reconcile(since=since)
+            retried = payment_reviews_refund_pending()
         except stripe_gateway.PaymentsNotConfigured as exc:
             raise CommandError("STRIPE_SECRET_KEY is not set") from exc
         except stripe_gateway.PaymentProviderError as exc:
@@ -52,6 +59,16 @@ class Command(BaseCommand):
                 f"Repaired enrollment {enrollment.pk}: {enrollment.clerk_user_id} "
                 f"paid {enrollment.price_paid} for course {enrollment.course_id} "
                 f"(session {enrollment.stripe_session_id})"
+            )
+        for review in retried:
+            outcome = (
+                "refunded"
+                if review.status == PaymentReview.Status.REFUNDED
+                else f"still pending ({review.last_error})"
+            )
+            self.stdout.write(
+                f"Second payment {review.stripe_payment_intent_id} "
+                f"(enrollment {review.enrollment_id}): {outcome}"
             )
         self.stdout.write(
             self.style.SUCCESS(

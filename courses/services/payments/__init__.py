@@ -31,7 +31,12 @@ from courses.services.payments.fulfilment import (
     payment_intent_fulfill,
     payments_reconcile,
 )
-from courses.services.payments.refunds import enrollment_refund, refund_recorded
+from courses.services.payments.refunds import (
+    duplicate_payment_refund,
+    enrollment_refund,
+    payment_reviews_refund_pending,
+    refund_recorded,
+)
 
 __all__ = [
     "HANDLED_EVENT_TYPES",
@@ -48,10 +53,12 @@ __all__ = [
     "checkout_fulfill",
     "checkout_start",
     "checkout_verify",
+    "duplicate_payment_refund",
     "enrollment_refund",
     "payment_failed",
     "payment_intent_fulfill",
     "payment_intent_start",
+    "payment_reviews_refund_pending",
     "payments_reconcile",
     "refund_recorded",
     "stripe_event_process",

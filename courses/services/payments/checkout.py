@@ -2,11 +2,14 @@
 and the student's return from Checkout.
 
 The pending row is written before Stripe is called, and Stripe calls happen
-outside row locks.
+outside row locks. An enrollment has at most one payable Checkout Session: a
+new one is created only after the previous one is expired at Stripe, and each
+expires on its own after STRIPE_CHECKOUT_EXPIRES_MINUTES.
 """
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -31,6 +34,19 @@ from courses.stripe_gateway import CheckoutSession, PaymentIntent
 logger = logging.getLogger(__name__)
 
 _ZERO = Decimal("0.00")
+
+# Stripe's bounds for expires_at, measured from the session's creation.
+_STRIPE_EXPIRES_MIN_SECONDS = 30 * 60
+_STRIPE_EXPIRES_MAX_SECONDS = 24 * 3600
+# expires_at is rounded down to this step. The idempotency key includes it, and
+# Stripe refuses a key reused with other parameters: the same request repeated
+# within the step (a double click, a retry after a timeout) sends the very same
+# parameters and gets the same session back.
+_EXPIRES_AT_STEP_SECONDS = 300
+# Room for the difference between this server's clock and Stripe's.
+_EXPIRES_AT_MARGIN_SECONDS = 60
+# An open session closer than this to its expiry is not handed out again.
+_REUSE_MIN_REMAINING_SECONDS = 10 * 60
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ def checkout_start(
         )
 
     if enrollment.stripe_session_id:
-        reusable = _checkout_session_reusable(
+        reusable = _checkout_session_reuse_or_expire(
             enrollment=enrollment,
             amount=course.price,
             success_url=success_url,
@@ -78,6 +94,7 @@ def checkout_start(
             return CheckoutStart(enrollment=enrollment, session=reusable)
 
     metadata = _payment_metadata(enrollment=enrollment, course=course)
+    expires_at = _checkout_session_expires_at(now=time.time())
     session = stripe_gateway.checkout_session_create(
         amount=course.price,
         product_name=course.title,
@@ -87,6 +104,7 @@ def checkout_start(
         client_reference_id=student.clerk_user_id,
         customer_email=student.email or None,
         metadata=metadata,
+        expires_at=expires_at,
         # The same request for the same enrollment state gets the same session
         # back (a double click, a retried request); a new attempt gets a new one.
         idempotency_key=_idempotency_key(
@@ -101,14 +119,24 @@ def checkout_start(
             success_url,
             cancel_url,
             student.email,
+            expires_at,
         ),
     )
     with transaction.atomic():
         locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         if locked.status == Enrollment.Status.PAID:
             raise AlreadyEnrolled
+        displaced = locked.stripe_session_id
+        if displaced in (enrollment.stripe_session_id, session.id):
+            displaced = None
         locked.stripe_session_id = session.id
         locked.save(update_fields=["stripe_session_id", "updated_at"])
+        # The previous session's expiry event may have come in meanwhile.
+        locked.reopen()
+    if displaced is not None:
+        # A concurrent attempt stored its own session after this one read the
+        # row: it is replaced, so it must not stay payable either.
+        _checkout_session_expire_quietly(displaced)
     return CheckoutStart(enrollment=locked, session=session)
 
 
@@ -211,34 +239,89 @@ def _free_enrollment_grant(enrollment: Enrollment) -> Enrollment:
     return locked
 
 
-def _checkout_session_reusable(
+def _checkout_session_reuse_or_expire(
     *, enrollment: Enrollment, amount: Decimal, success_url: str, cancel_url: str
 ) -> CheckoutSession | None:
-    """The enrollment's last session if it is still open for the same purchase.
+    """The enrollment's last session if it is still open for the same purchase;
+    otherwise None, once that session can no longer be paid.
 
     Handing it out again rather than creating another keeps one payable
-    session per enrollment. A session found paid is fulfilled on the spot; one
-    whose payment is still clearing blocks a new attempt.
+    session per enrollment; an open one for another purchase (another price,
+    other redirect URLs) is expired at Stripe before a new one exists. A
+    session found paid is fulfilled on the spot; one whose payment is still
+    clearing blocks a new attempt.
     """
     try:
         previous = stripe_gateway.checkout_session_get(enrollment.stripe_session_id)
     except stripe_gateway.PaymentObjectNotFound:
         return None
-    if previous.status == "complete":
-        if previous.is_paid:
-            checkout_fulfill(session=previous)
-            raise AlreadyEnrolled
-        # Completed but unpaid: a bank debit is clearing; a second session
-        # could be paid too.
-        raise PaymentInProgress
+    _refuse_if_completed(previous)
+    if previous.status != "open":
+        return None
     is_same_purchase = (
-        previous.status == "open"
-        and previous.amount_total == amount
+        previous.amount_total == amount
         and previous.currency == _currency()
         and previous.success_url == success_url
         and previous.cancel_url == cancel_url
+        and (
+            previous.expires_at is None
+            or previous.expires_at - time.time() >= _REUSE_MIN_REMAINING_SECONDS
+        )
     )
-    return previous if is_same_purchase else None
+    if is_same_purchase:
+        return previous
+    try:
+        stripe_gateway.checkout_session_expire(previous.id)
+    except stripe_gateway.PaymentObjectNotFound:
+        return None
+    except stripe_gateway.PaymentProviderError:
+        # Stripe refuses to expire a session that is no longer open: it may
+        # have been paid since it was read. Only a closed one lets us go on.
+        latest = stripe_gateway.checkout_session_get(previous.id)
+        _refuse_if_completed(latest)
+        if latest.status == "open":
+            raise
+    logger.info(
+        "Checkout Session %s of enrollment %s expired for a new one",
+        previous.id,
+        enrollment.pk,
+    )
+    return None
+
+
+def _refuse_if_completed(session: CheckoutSession) -> None:
+    if session.status != "complete":
+        return
+    if session.is_paid:
+        checkout_fulfill(session=session)
+        raise AlreadyEnrolled
+    # Completed but unpaid: a bank debit is clearing; a second session could
+    # be paid too.
+    raise PaymentInProgress
+
+
+def _checkout_session_expire_quietly(session_id: str) -> None:
+    try:
+        stripe_gateway.checkout_session_expire(session_id)
+    except (stripe_gateway.PaymentProviderError, stripe_gateway.PaymentsNotConfigured):
+        # Already closed (paid or expired), or Stripe unreachable: if it is
+        # paid after all, the second payment is refunded when it is reported.
+        logger.warning("Replaced Checkout Session %s could not be expired", session_id)
+
+
+def _checkout_session_expires_at(*, now: float) -> int:
+    """now + STRIPE_CHECKOUT_EXPIRES_MINUTES, rounded down to the step, and always
+    inside Stripe's 30 minutes to 24 hours, whatever the rounding and the clocks."""
+    lifetime = settings.STRIPE_CHECKOUT_EXPIRES_MINUTES * 60
+    lifetime = max(
+        lifetime,
+        _STRIPE_EXPIRES_MIN_SECONDS
+        + _EXPIRES_AT_STEP_SECONDS
+        + _EXPIRES_AT_MARGIN_SECONDS,
+    )
+    lifetime = min(lifetime, _STRIPE_EXPIRES_MAX_SECONDS - _EXPIRES_AT_MARGIN_SECONDS)
+    target = int(now) + lifetime
+    return target - target % _EXPIRES_AT_STEP_SECONDS
 
 
 def _payment_intent_get_or_none(payment_intent_id: str) -> PaymentIntent | None:

@@ -1,4 +1,5 @@
-"""Staff use cases on enrollments: logged payment corrections and the CSV export.
+"""Staff use cases on enrollments: logged payment corrections, the CSV export, and
+closing the review of refused payments.
 
 The corrections lock the rows they change, go through the model's mark_as_*
 methods (so `status` and `is_paid` never disagree) and leave one admin log
@@ -7,6 +8,7 @@ entry per changed enrollment, saying who did it and when.
 
 import csv
 import datetime
+import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +20,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from courses.models import Enrollment
+from courses.models import Enrollment, PaymentReview
 
 # A cell starting with one of these is run as a formula by spreadsheet programs
-# (CSV injection); tab and carriage return hide such a prefix.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# (CSV injection); tab and carriage return hide such a prefix. A spreadsheet
+# that splits on ";" (French Excel), "," or line breaks regardless of quotes
+# sees a new cell after each of them, so a trigger there (after optional
+# spaces) is one too.
+_FORMULA_TRIGGER = re.compile(r"(^|[;,\r\n])( *)(?=[=+\-@\t\r])")
 
 CSV_FIELDS = (
     "student_name",
@@ -117,6 +122,33 @@ def _staff_status_change(
     return result
 
 
+def payment_review_mark_reviewed(
+    *, review_ids: Collection[int], user: AbstractBaseUser
+) -> int:
+    """Close refused payments that staff have dealt with; logged per row.
+
+    Only rows waiting for review change; automatic refunds keep their status.
+    Returns how many changed.
+    """
+    with transaction.atomic():
+        reviews = list(
+            PaymentReview.objects.select_for_update()
+            .filter(pk__in=list(review_ids), status=PaymentReview.Status.TO_REVIEW)
+            .order_by("pk")
+        )
+        for review in reviews:
+            review.status = PaymentReview.Status.REVIEWED
+            review.save(update_fields=["status", "updated_at"])
+        if reviews:
+            LogEntry.objects.log_actions(
+                user_id=user.pk,
+                queryset=reviews,
+                action_flag=CHANGE,
+                change_message="Marked as reviewed by a staff action.",
+            )
+    return len(reviews)
+
+
 class _Echo:
     """A file-like object whose write() hands the CSV line back to the caller."""
 
@@ -127,10 +159,10 @@ class _Echo:
 def enrollment_export_csv(*, enrollments: QuerySet[Enrollment]) -> Iterator[str]:
     """Yield the CSV lines (header first) of these enrollments, one per row.
 
-    Text that a spreadsheet would run as a formula is prefixed with a quote;
-    quoting and separators follow RFC 4180 (the csv module's defaults).
+    Every cell is quoted, and text that a spreadsheet would run as a formula
+    gets a leading quote (see _csv_text); the rest follows RFC 4180.
     """
-    writer = csv.writer(_Echo())
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
     yield writer.writerow(
         [
             capfirst(str(Enrollment._meta.get_field(name).verbose_name))
@@ -156,9 +188,8 @@ def _csv_row(enrollment: Enrollment) -> Iterable[str]:
 
 
 def _csv_text(value: str) -> str:
-    if value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """`=1+1` -> `'=1+1`, `Bob;=cmd` -> `Bob;'=cmd`: shown as text, never run."""
+    return _FORMULA_TRIGGER.sub(r"\1'\2", value)
 
 
 def _csv_datetime(value: datetime.datetime | None) -> str:

@@ -2,9 +2,12 @@
 
 The real `stripe` SDK talks to it through STRIPE_API_BASE. It keeps Checkout
 Sessions, PaymentIntents, charges and refunds in memory, replays requests that
-reuse an Idempotency-Key (as Stripe does), records every request, and can be
-told to fail or to stop answering. `stripe_signature()` signs webhook payloads
-the way Stripe does, for real.
+reuse an Idempotency-Key (as Stripe does, refusing one reused with other
+parameters), records every request, and can be told to fail or to stop
+answering. Sessions expire (`expires_at`, checked as Stripe does, and
+`POST /v1/checkout/sessions/{id}/expire`); objects are in live mode when the
+key is a live one (`sk_live_`, `rk_live_`). `stripe_signature()` signs webhook
+payloads the way Stripe does, for real.
 """
 
 import hashlib
@@ -29,6 +32,11 @@ def stripe_signature(
     signed = f"{timestamp}.".encode() + payload
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+# Stripe's bounds for a session's expires_at, from the time it is created.
+SESSION_EXPIRES_MIN_SECONDS = 30 * 60
+SESSION_EXPIRES_MAX_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,7 @@ class FakeStripe:
         customer_email: str | None = None,
         client_reference_id: str | None = None,
         created: int | None = None,
+        livemode: bool = False,
     ) -> dict[str, Any]:
         """A session created outside our code (e.g. before the pending row existed)."""
         with self._lock:
@@ -196,6 +205,7 @@ class FakeStripe:
                     "cancel_url": "http://localhost:3000/cancel",
                 },
                 created=created,
+                livemode=livemode,
             )
 
     def session_pay(
@@ -209,15 +219,19 @@ class FakeStripe:
         """The customer paid on Stripe's page: complete, with a succeeded PaymentIntent.
 
         `payment_status="unpaid"` completes it with a payment still clearing.
+        Only an open session can be paid, as on Stripe's page.
         """
         with self._lock:
             session = self._state.sessions[session_id]
+            if session["status"] != "open":
+                raise ValueError(f"session {session_id} is {session['status']}")
             payment_intent = self._payment_intent_new(
                 {
                     "amount": str(session["amount_total"]),
                     "currency": session["currency"],
                     "metadata": {},
-                }
+                },
+                livemode=session["livemode"],
             )
             customer_id = f"cus_{secrets.token_hex(7)}"
             payment_intent["customer"] = customer_id
@@ -288,7 +302,7 @@ class FakeStripe:
             "object": "event",
             "api_version": "2025-01-01",
             "created": int(time.time()),
-            "livemode": False,
+            "livemode": bool(data_object.get("livemode", False)),
             "pending_webhooks": 1,
             "type": event_type,
             "data": {"object": dict(data_object)},
@@ -312,6 +326,11 @@ class FakeStripe:
         return WebhookDelivery(event=event, payload=payload, signature=signature)
 
     # --- HTTP -------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_live(handler: BaseHTTPRequestHandler) -> bool:
+        authorization = handler.headers.get("Authorization") or ""
+        return authorization.startswith(("Bearer sk_live_", "Bearer rk_live_"))
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         url = urlsplit(handler.path)
@@ -365,23 +384,26 @@ class FakeStripe:
                         "same parameters they were first used with.",
                     )
                 return replay[2], replay[3]
-        status, answer = self._route(method, path, params)
+        status, answer = self._route(method, path, params, self._is_live(handler))
         if method == "POST" and key:
             self._state.idempotent[key] = (path, params, status, answer)
         return status, answer
 
     def _route(
-        self, method: str, path: str, params: dict[str, Any]
+        self, method: str, path: str, params: dict[str, Any], livemode: bool
     ) -> tuple[int, dict[str, Any]]:
         if path == "/v1/checkout/sessions":
             if method == "POST":
-                return 200, dict(self._session_new(params))
+                return self._session_create(params, livemode=livemode)
             return 200, self._session_list(params)
         match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)", path)
         if match and method == "GET":
             return self._get(self._state.sessions, match[1])
+        match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)/expire", path)
+        if match and method == "POST":
+            return self._session_expire_request(match[1])
         if path == "/v1/payment_intents" and method == "POST":
-            return 200, dict(self._payment_intent_new(params))
+            return 200, dict(self._payment_intent_new(params, livemode=livemode))
         match = re.fullmatch(r"/v1/payment_intents/([^/]+)", path)
         if match and method == "GET":
             return self._get(self._state.payment_intents, match[1])
@@ -401,8 +423,39 @@ class FakeStripe:
             )
         return 200, dict(objects[object_id])
 
+    def _session_create(
+        self, params: dict[str, Any], *, livemode: bool
+    ) -> tuple[int, dict[str, Any]]:
+        if "expires_at" in params:
+            ahead = int(params["expires_at"]) - int(time.time())
+            if not SESSION_EXPIRES_MIN_SECONDS <= ahead <= SESSION_EXPIRES_MAX_SECONDS:
+                return 400, _error(
+                    "invalid_request_error",
+                    "The `expires_at` timestamp must be between 30 minutes and "
+                    "24 hours from Checkout Session creation.",
+                    code="parameter_invalid_integer",
+                )
+        return 200, dict(self._session_new(params, livemode=livemode))
+
+    def _session_expire_request(self, session_id: str) -> tuple[int, dict[str, Any]]:
+        session = self._state.sessions.get(session_id)
+        if session is None:
+            return self._get(self._state.sessions, session_id)
+        if session["status"] != "open":
+            return 400, _error(
+                "invalid_request_error",
+                'Only Checkout Sessions with a status in ["open"] can be expired.',
+                code="checkout_session_expire_not_open",
+            )
+        session.update(status="expired", url=None)
+        return 200, dict(session)
+
     def _session_new(
-        self, params: dict[str, Any], *, created: int | None = None
+        self,
+        params: dict[str, Any],
+        *,
+        created: int | None = None,
+        livemode: bool = False,
     ) -> dict[str, Any]:
         line_items = params.get("line_items") or []
         amount_total = sum(
@@ -431,8 +484,8 @@ class FakeStripe:
             "cancel_url": params.get("cancel_url"),
             "url": f"{self.base_url}/pay/{session_id}",
             "created": now,
-            "expires_at": now + 24 * 3600,
-            "livemode": False,
+            "expires_at": int(params.get("expires_at") or now + 24 * 3600),
+            "livemode": livemode,
         }
         self._state.sessions[session_id] = session
         self._state.session_order[session_id] = next(self._sequence)
@@ -460,7 +513,9 @@ class FakeStripe:
             "data": [dict(s) for s in sessions[:limit]],
         }
 
-    def _payment_intent_new(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _payment_intent_new(
+        self, params: dict[str, Any], *, livemode: bool = False
+    ) -> dict[str, Any]:
         intent_id = f"pi_{secrets.token_hex(12)}"
         intent = {
             "id": intent_id,
@@ -476,7 +531,7 @@ class FakeStripe:
             "metadata": dict(params.get("metadata") or {}),
             "latest_charge": None,
             "created": int(time.time()),
-            "livemode": False,
+            "livemode": livemode,
         }
         self._state.payment_intents[intent_id] = intent
         return intent
@@ -493,6 +548,7 @@ class FakeStripe:
             "payment_intent": intent["id"],
             "customer": intent["customer"],
             "paid": True,
+            "livemode": intent["livemode"],
         }
         intent.update(
             status="succeeded",
