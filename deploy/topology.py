@@ -303,6 +303,9 @@ class Topology:
             SECRET_KEY=given.get("SECRET_KEY") or secrets.token_urlsafe(50),
             ALLOWED_HOSTS=given.get("ALLOWED_HOSTS") or "127.0.0.1,localhost",
             SECURE_SSL_REDIRECT="False",
+            # HAProxy in front replaces X-Forwarded-For with the address it
+            # saw: one trusted proxy, so throttles and logs see the client.
+            TRUSTED_PROXY_COUNT=given.get("TRUSTED_PROXY_COUNT") or "1",
             DATABASE_URL=self.state["pooled_url"],
             REDIS_URL=self.state["redis_url"],
             PATH=f"{Path(sys.executable).parent}:{given.get('PATH', '')}",

@@ -24,6 +24,8 @@ PRODUCTION_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "api.example.com",
     "FRONTEND_URL": "https://app.example.com",
+    "CLERK_ISSUER": "https://example.clerk.accounts.dev",
+    "TRUSTED_PROXY_COUNT": "1",
     "SECURE_SSL_REDIRECT": "True",
 }
 

@@ -373,7 +373,7 @@ def test_buying_a_course_through_the_load_balancer(topology, stripe, clerk):
     assert started.status_code == 200
     assert delivered == 200
     assert verified.status_code == 200
-    assert verified.json()["status"] == "paid"
+    assert verified.json()["status"] == "success"
     assert [e["course"]["id"] for e in my_courses] == [course["id"]]
     assert my_courses[0]["price_paid"] == "99.99"
     assert detail["is_enrolled"] is True
