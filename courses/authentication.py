@@ -481,6 +481,13 @@ def _jwks_keys(jwks_url: str) -> tuple[dict[str, Any], bool]:
             stored = _jwks_wait_for_fleet(jwks_url, lease, lease_seconds)
             if stored is not None:
                 return _jwks_remember(jwks_url, stored["keys"]), False
+        else:
+            # The previous holder may have stored a fresh copy and let the
+            # lease go between our last read and the add.
+            fresh = cache.get(_jwks_cache_key(jwks_url, "jwks"))
+            if fresh is not None and fresh["refresh_after"] > time.time():
+                cache.delete(lease)
+                return _jwks_remember(jwks_url, fresh["keys"]), False
         try:
             return _jwks_fetch_and_store(jwks_url, entry)
         finally:
