@@ -306,6 +306,10 @@ class Topology:
             # HAProxy in front replaces X-Forwarded-For with the address it
             # saw: one trusted proxy, so throttles and logs see the client.
             TRUSTED_PROXY_COUNT=given.get("TRUSTED_PROXY_COUNT") or "1",
+            # The release step's deploy check requires an issuer. Without a
+            # Clerk instance configured (CLERK_*), the nodes serve anonymous
+            # requests only, and this placeholder never matches a token.
+            CLERK_ISSUER=given.get("CLERK_ISSUER") or "https://clerk.topology.invalid",
             DATABASE_URL=self.state["pooled_url"],
             REDIS_URL=self.state["redis_url"],
             PATH=f"{Path(sys.executable).parent}:{given.get('PATH', '')}",
