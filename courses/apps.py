@@ -8,4 +8,9 @@ class CoursesConfig(AppConfig):
     verbose_name = _("Courses")
 
     def ready(self) -> None:
-        from courses import checks  # noqa: F401 - registers the system checks
+        from courses import (
+            checks,  # noqa: F401 - registers the system checks
+            receivers,
+        )
+
+        receivers.connect()

@@ -18,11 +18,13 @@ from django.conf import settings as django_settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connections
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect, sync_playwright
 
 from courses.models import Course, Enrollment
 from courses.tests.environment import chromium_path
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.staff import staff_device, totp_code
 from courses.tests.test_admin import _paid_through_stripe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,7 +96,7 @@ def screenshot(request):
 @pytest.fixture
 def staff_user() -> User:
     """A staff member who may look after courses and enrollments (refunds
-    included), not a superuser."""
+    included), not a superuser, with an authenticator app set up."""
     user = User.objects.create_user(
         "staff", "staff@example.com", STAFF_PASSWORD, is_staff=True
     )
@@ -111,15 +113,23 @@ def staff_user() -> User:
             ],
         )
     )
+    staff_device(user)
     return user
 
 
 def _log_in(page: Page, live_server, screenshot, user: User) -> None:
+    """Sign in as staff do: the password, then the code their authenticator
+    app shows, computed here from the device's key."""
     page.goto(f"{live_server.url}/admin/")
     screenshot(page, "login")
     page.fill("#id_username", user.username)
     page.fill("#id_password", STAFF_PASSWORD)
     page.click("input[type=submit]")
+    expect(page.locator("#second-factor-form")).to_be_visible()
+    screenshot(page, "second-factor")
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    page.fill("#id_code", totp_code(device.bin_key))
+    page.click("#second-factor-form input[type=submit]")
     expect(page.locator("#user-tools")).to_be_visible()
     screenshot(page, "dashboard")
 
