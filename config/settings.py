@@ -464,6 +464,9 @@ LOGGING = {
         # ... and Django's "Not Found: /path" warning for each 4xx; errors
         # (5xx, with their traceback) are still logged.
         "django.request": {"level": "ERROR"},
+        # At DEBUG it prints whole template contexts, such as the key of an
+        # authenticator being set up.
+        "django.template": {"level": "INFO"},
         # axes' lockouts and failures (WARNING); its routine notes stay out.
         "axes": {"level": "WARNING"},
     },

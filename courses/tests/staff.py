@@ -35,3 +35,11 @@ def sign_in_staff(client: Client, user: AbstractBaseUser) -> TOTPDevice:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return device
+
+
+PLAIN_STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+
+def plain_static(settings) -> None:
+    """Admin pages render without collectstatic's manifest."""
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": PLAIN_STATIC}
