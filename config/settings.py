@@ -91,9 +91,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # Staff sign-in: lockouts (axes) and authenticator apps (django-otp, TOTP).
     # Before courses, whose admin replaces their admin pages.
-    "axes",
+    "courses.apps.StaffLockoutsConfig",  # axes
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "courses.apps.StaffAuthenticatorsConfig",  # django_otp.plugins.otp_totp
     "courses.apps.CoursesConfig",
 ]
 
