@@ -1,8 +1,7 @@
-"""Request middleware: one structured log line per request, input guards, and
-Django's CommonMiddleware with a JSON answer for a missing trailing slash.
+"""Request middleware: one structured log line per request, input guards,
+Django's CommonMiddleware with a JSON answer for a missing trailing slash, and
+the admin's gate before the second factor.
 
-AdminSecondFactorMiddleware keeps staff who signed in with their password only
-on the two-factor pages until they enter an authenticator code.
 RequestLogMiddleware logs what an operator needs (method, path, status,
 duration, Clerk user id, client IP as courses.http.client_ip finds it) and
 nothing a client sent beyond the path: no query string, headers or body, so
@@ -10,6 +9,8 @@ tokens, webhook signatures and payloads stay out of the logs.
 ApiInputGuardMiddleware refuses, before any view runs, request bodies over
 DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404) and in the
 admin's query strings (400), with DRF's JSON error shape.
+AdminSecondFactorMiddleware keeps staff who signed in with their password only
+on the two-factor pages until they enter an authenticator code.
 """
 
 import json
