@@ -1,6 +1,8 @@
 """Settings for the course platform, read from the environment (and a local .env)."""
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -87,6 +89,11 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Staff sign-in: lockouts (axes) and authenticator apps (django-otp, TOTP).
+    # Before courses, whose admin replaces their admin pages.
+    "courses.apps.StaffLockoutsConfig",  # axes
+    "django_otp",
+    "courses.apps.StaffAuthenticatorsConfig",  # django_otp.plugins.otp_totp
     "courses.apps.CoursesConfig",
 ]
 
@@ -105,8 +112,14 @@ MIDDLEWARE = [
     "courses.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The staff's second factor: request.user.is_verified(), then the admin's
+    # gate (signed in with the password only: the two-factor pages, no more).
+    "django_otp.middleware.OTPMiddleware",
+    "courses.middleware.AdminSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out sign-in into its refusal page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -217,6 +230,62 @@ else:
             "LOCATION": "course-platform",
         }
     }
+
+# --- Staff sign-in (the admin) ------------------------------------------------------
+# Where the admin lives: a path prefix ending in "/", "admin/" as in the tutorial.
+ADMIN_URL = env_str("ADMIN_URL", "admin/").strip("/") + "/"
+_ADMIN_URL_SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*"
+if not re.fullmatch(rf"{_ADMIN_URL_SEGMENT}(/{_ADMIN_URL_SEGMENT})*/", ADMIN_URL):
+    raise ImproperlyConfigured(
+        f"ADMIN_URL must be a path such as admin/ or staff/back-office/, not "
+        f"{os.environ.get('ADMIN_URL')!r}."
+    )
+if ADMIN_URL.split("/", 1)[0] in {"api", "static"}:
+    raise ImproperlyConfigured(
+        f"ADMIN_URL {ADMIN_URL!r} would hide the API or the static files: "
+        "choose another path."
+    )
+
+# Staff must pass a second factor (an authenticator app's code) before any admin
+# page; on by default in production.
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", not DEBUG)
+
+# Lockout of password guessing (django-axes, counted in the database): after
+# ADMIN_LOGIN_FAILURE_LIMIT failures for one username from one client IP, that
+# pair is refused, the right password included, for ADMIN_LOGIN_COOLOFF_MINUTES.
+ADMIN_LOGIN_FAILURE_LIMIT = env_int_between("ADMIN_LOGIN_FAILURE_LIMIT", 5, 1, 100)
+ADMIN_LOGIN_COOLOFF_MINUTES = env_int_between(
+    "ADMIN_LOGIN_COOLOFF_MINUTES", 15, 1, 7 * 24 * 60
+)
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client's address as the API's throttles see it (TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "courses.http.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# A fixed cool-off: attempts refused while locked are not counted again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The refusal page (HTTP 429) and axes' log lines, JSON-encoded.
+AXES_LOCKOUT_CALLABLE = "courses.views.staff_access.staff_locked_out"
+AXES_CLIENT_STR_CALLABLE = "courses.services.staff_access.staff_client_str"
+# The password is always masked; the CSRF token is of no use in a record.
+AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken"]
+# Sign-ins are recorded as StaffSignInEvent; axes keeps its lockout counters,
+# shown in the admin by courses/admin/staff_access.py.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False
+
+AUTHENTICATION_BACKENDS = [
+    # First: a locked-out username and IP pair goes no further, so its password
+    # is never checked.
+    "courses.auth_backends.StaffLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Authenticator apps show this name beside the username.
+OTP_TOTP_ISSUER = env_str("ADMIN_2FA_ISSUER", "Course Platform")
+# Never show the secrets of staff's devices in the admin.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
@@ -395,5 +464,10 @@ LOGGING = {
         # ... and Django's "Not Found: /path" warning for each 4xx; errors
         # (5xx, with their traceback) are still logged.
         "django.request": {"level": "ERROR"},
+        # At DEBUG it prints whole template contexts, such as the key of an
+        # authenticator being set up.
+        "django.template": {"level": "INFO"},
+        # axes' lockouts and failures (WARNING); its routine notes stay out.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -1,10 +1,24 @@
-"""Root URLs: the admin and the API."""
+"""Root URLs: the admin (at ADMIN_URL, with its two-factor pages) and the API."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from courses.views import staff_access
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # Before the admin's own pages, whose last pattern matches any path.
+    path(
+        f"{settings.ADMIN_URL}two-factor/",
+        staff_access.second_factor_verify,
+        name="staff_second_factor",
+    ),
+    path(
+        f"{settings.ADMIN_URL}two-factor/setup/",
+        staff_access.second_factor_setup,
+        name="staff_second_factor_setup",
+    ),
+    path(settings.ADMIN_URL, admin.site.urls),
     path("api/", include("courses.urls")),
 ]
 

@@ -1,5 +1,6 @@
-"""Request middleware: one structured log line per request, input guards, and
-Django's CommonMiddleware with a JSON answer for a missing trailing slash.
+"""Request middleware: one structured log line per request, input guards,
+Django's CommonMiddleware with a JSON answer for a missing trailing slash, and
+the admin's gate before the second factor.
 
 RequestLogMiddleware logs what an operator needs (method, path, status,
 duration, Clerk user id, client IP as courses.http.client_ip finds it) and
@@ -8,6 +9,8 @@ tokens, webhook signatures and payloads stay out of the logs.
 ApiInputGuardMiddleware refuses, before any view runs, request bodies over
 DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404) and in the
 admin's query strings (400), with DRF's JSON error shape.
+AdminSecondFactorMiddleware keeps staff who signed in with their password only
+on the two-factor pages until they enter an authenticator code.
 """
 
 import json
@@ -17,12 +20,20 @@ from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.middleware import common
+from django.urls import reverse
 from django.utils.functional import LazyObject
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from courses.http import client_ip
+from courses.second_factor import second_factor_passed, second_factor_required
 
 logger = logging.getLogger("courses.request")
 
@@ -144,3 +155,44 @@ class CommonMiddleware(common.CommonMiddleware):
             ) % {"method": request.method, "path": f"{request.path}/"}
             return _json_error(detail, 404)
         return super().process_response(request, response)
+
+
+# The admin's pages a staff member may reach before the second factor: signing
+# in (as someone else) and out. The two-factor pages are not the admin's own.
+_ADMIN_PAGES_BEFORE_SECOND_FACTOR = frozenset({"login", "logout"})
+
+
+class AdminSecondFactorMiddleware:
+    """With ADMIN_REQUIRE_2FA, an admin page asked for by a staff member who has
+    not passed the second factor in this session redirects to the two-factor
+    page (which sends a staff member without an authenticator to set one up).
+
+    Placed after django-otp's OTPMiddleware. Only the admin's own views are
+    concerned (resolved by namespace, wherever ADMIN_URL puts them); the user is
+    not even loaded for any other request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable, view_args, view_kwargs
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        if (
+            match is None
+            or "admin" not in match.app_names
+            or match.url_name in _ADMIN_PAGES_BEFORE_SECOND_FACTOR
+            or not second_factor_required()
+        ):
+            return None
+        user = request.user
+        if not (user.is_authenticated and user.is_active and user.is_staff):
+            return None  # the admin sends them to its sign-in page
+        if second_factor_passed(request):
+            return None
+        query = urlencode({"next": request.get_full_path()})
+        return HttpResponseRedirect(f"{reverse('staff_second_factor')}?{query}")

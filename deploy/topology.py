@@ -424,6 +424,10 @@ class Topology:
             stats_port=component["stats_port"],
             scheme="http",
             errors_dir=DEPLOY / "errors",
+            # As config/settings.py reads ADMIN_URL: a path between slashes.
+            admin_path="/"
+            + (self.state["node_env"].get("ADMIN_URL") or "admin").strip().strip("/")
+            + "/",
             check_interval=self.state["check_interval"],
             api_servers="\n".join(
                 f"    server {name} 127.0.0.1:{port} check" for name, port in servers

@@ -11,13 +11,21 @@ from courses.admin.catalog import CourseAdmin
 from courses.admin.learning import LessonAdmin, SectionAdmin
 from courses.admin.payments import EnrollmentAdmin
 from courses.admin.reviews import PaymentReviewAdmin
+from courses.admin.staff_access import (
+    AuthenticatorAdmin,
+    StaffLockoutAdmin,
+    StaffSignInEventAdmin,
+)
 
 __all__ = [
+    "AuthenticatorAdmin",
     "CourseAdmin",
     "EnrollmentAdmin",
     "LessonAdmin",
     "PaymentReviewAdmin",
     "SectionAdmin",
+    "StaffLockoutAdmin",
+    "StaffSignInEventAdmin",
 ]
 
 admin.site.site_header = _("Course Platform administration")

@@ -1,7 +1,9 @@
 """Staff admin for enrollments: their payment status, refunds and exports.
 
 The actions that touch payment records go through the services, which lock
-the rows, and each change they make leaves an admin log entry. Refunds go to
+the rows, and each change they make leaves an admin log entry; with
+ADMIN_REQUIRE_2FA they are refused to a session that has not passed the
+second factor. Refunds go to
 Stripe only after a confirmation page, and only for staff with the
 refund_enrollment permission. Payments kept for review have their own page
 (courses/admin/reviews.py).
@@ -26,6 +28,7 @@ from django.utils.translation import ngettext
 
 from courses import stripe_gateway
 from courses.admin.reviews import has_refund_permission
+from courses.admin.staff_access import requires_second_factor
 from courses.models import Enrollment
 from courses.services.payments import NotRefundable, enrollment_refund
 from courses.services.payments.staff import (
@@ -182,6 +185,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         return _status_html(obj)
 
     @admin.action(description=_("Mark as paid"), permissions=["change"])
+    @requires_second_factor
     def mark_as_paid(
         self, request: HttpRequest, queryset: QuerySet[Enrollment]
     ) -> None:
@@ -205,6 +209,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Mark as unpaid"), permissions=["change"])
+    @requires_second_factor
     def mark_as_unpaid(
         self, request: HttpRequest, queryset: QuerySet[Enrollment]
     ) -> None:
@@ -231,6 +236,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         return has_refund_permission(request)
 
     @admin.action(description=_("Refund through Stripe"), permissions=["refund"])
+    @requires_second_factor
     def refund_through_stripe(
         self, request: HttpRequest, queryset: QuerySet[Enrollment]
     ) -> TemplateResponse | None:

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from courses.admin.staff_access import requires_second_factor
 from courses.models import PaymentReview
 from courses.services.payments import duplicate_payment_refund
 from courses.services.payments.staff import payment_review_mark_reviewed
@@ -100,6 +101,7 @@ class PaymentReviewAdmin(admin.ModelAdmin):
         description=_("Retry the automatic refund through Stripe"),
         permissions=["refund"],
     )
+    @requires_second_factor
     def retry_refund(
         self, request: HttpRequest, queryset: QuerySet[PaymentReview]
     ) -> None:

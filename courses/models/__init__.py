@@ -15,6 +15,7 @@ from courses.models.payments import (
     PaymentReview,
     StripeEvent,
 )
+from courses.models.staff_access import StaffSignInEvent
 
 __all__ = [
     "Course",
@@ -26,6 +27,7 @@ __all__ = [
     "LessonQuerySet",
     "PaymentReview",
     "Section",
+    "StaffSignInEvent",
     "StripeEvent",
     "paid_enrollment_count",
     "published_lesson_count",

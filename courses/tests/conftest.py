@@ -7,9 +7,11 @@ import contextlib
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from courses.tests.environment import REQUIREMENTS, require_all_tests
+from courses.tests.staff import sign_in_staff
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -58,6 +60,15 @@ def _clear_cache():
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def admin_client(db, admin_user) -> Client:
+    """pytest-django's admin_client, signed in past the second factor too (the
+    tests run with DEBUG off, so ADMIN_REQUIRE_2FA is on)."""
+    client = Client()
+    sign_in_staff(client, admin_user)
+    return client
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from courses.services.payments.staff import (
     enrollment_mark_unpaid_by_staff,
 )
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.staff import sign_in_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def enrollment_staff(client):
             codename__in=["view_enrollment", "change_enrollment", "refund_enrollment"]
         )
     )
-    client.force_login(user)
+    sign_in_staff(client, user)
     return user
 
 
@@ -371,7 +372,7 @@ def test_payment_actions_need_the_change_permission(client):
         "viewer", password="pw-viewer-1234", is_staff=True
     )
     viewer.user_permissions.add(Permission.objects.get(codename="view_enrollment"))
-    client.force_login(viewer)
+    sign_in_staff(client, viewer)
     enrollment = EnrollmentFactory()
 
     page = client.get(ENROLLMENT_CHANGELIST)
@@ -636,7 +637,7 @@ def test_refund_without_stripe_configured_says_so(
 def test_refund_action_needs_the_refund_permission(client, fake_stripe, codenames):
     staff = User.objects.create_user("staff", password="pw-staff-1234", is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client.force_login(staff)
+    sign_in_staff(client, staff)
     enrollment = _paid_through_stripe(fake_stripe)
 
     page = client.get(ENROLLMENT_CHANGELIST)

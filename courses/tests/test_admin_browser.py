@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import re
+from base64 import b32decode
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from django.conf import settings as django_settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connections
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect, sync_playwright
 
 from courses.models import Course, Enrollment
 from courses.tests.environment import chromium_path
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.staff import staff_device, totp_code
 from courses.tests.test_admin import _paid_through_stripe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,7 +97,7 @@ def screenshot(request):
 @pytest.fixture
 def staff_user() -> User:
     """A staff member who may look after courses and enrollments (refunds
-    included), not a superuser."""
+    included), not a superuser, with an authenticator app set up."""
     user = User.objects.create_user(
         "staff", "staff@example.com", STAFF_PASSWORD, is_staff=True
     )
@@ -111,15 +114,23 @@ def staff_user() -> User:
             ],
         )
     )
+    staff_device(user)
     return user
 
 
 def _log_in(page: Page, live_server, screenshot, user: User) -> None:
+    """Sign in as staff do: the password, then the code their authenticator
+    app shows, computed here from the device's key."""
     page.goto(f"{live_server.url}/admin/")
     screenshot(page, "login")
     page.fill("#id_username", user.username)
     page.fill("#id_password", STAFF_PASSWORD)
     page.click("input[type=submit]")
+    expect(page.locator("#second-factor-form")).to_be_visible()
+    screenshot(page, "second-factor")
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    page.fill("#id_code", totp_code(device.bin_key))
+    page.click("#second-factor-form input[type=submit]")
     expect(page.locator("#user-tools")).to_be_visible()
     screenshot(page, "dashboard")
 
@@ -272,3 +283,33 @@ def test_refund_through_stripe_asks_for_confirmation_then_refunds(
     assert enrollment.status == Enrollment.Status.REFUNDED
     assert len(fake_stripe.refunds) == 1
     assert LogEntry.objects.get().user == staff_user
+
+
+def test_a_new_staff_member_sets_up_an_authenticator_from_the_page(
+    page, live_server, screenshot
+):
+    user = User.objects.create_superuser("root", "root@example.com", STAFF_PASSWORD)
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+
+    # Nothing else of the admin before the device is set up.
+    expect(page.locator("#otpauth-uri")).to_contain_text("otpauth://totp/")
+    page.goto(f"{live_server.url}/admin/courses/enrollment/")
+    expect(page.locator("#otpauth-uri")).to_be_visible()
+    assert page.locator("img.qr-code").evaluate("img => img.naturalWidth") > 0
+    screenshot(page, "setup")
+    # What a person types in the app: the key shown, in groups of four.
+    key = b32decode(page.locator("#totp-secret").inner_text().replace(" ", ""))
+    page.fill("#id_code", totp_code(key))
+    page.click("#second-factor-form input[type=submit]")
+
+    expect(page.locator("#user-tools")).to_be_visible()
+    assert page.url == f"{live_server.url}/admin/courses/enrollment/"
+    page.goto(f"{live_server.url}/admin/")
+    screenshot(page, "dashboard")
+    page.goto(f"{live_server.url}/admin/courses/staffsigninevent/")
+    screenshot(page, "sign-in-record")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(page.locator("#result_list")).to_contain_text("root")

@@ -186,3 +186,106 @@ def test_request_log_names_the_client_ip_and_ignores_a_spoofed_header(
     direct, proxied = _request_lines(caplog)
     assert direct["client_ip"] == "127.0.0.1"
     assert proxied["client_ip"] == "203.0.113.9"
+
+
+# --- Staff sign-in ------------------------------------------------------------------
+
+
+@pytest.fixture
+def every_log_record():
+    """Every record logged with LOG_LEVEL=DEBUG (the root and django's loggers
+    at DEBUG, the others as configured), including those of loggers that do
+    not propagate to the root (django's)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    loggers = [root] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger) and not logger.propagate
+    ]
+    verbose = [root, logging.getLogger("django")]
+    saved = [(logger, logger.level) for logger in verbose]
+    for logger in verbose:
+        logger.setLevel(logging.DEBUG)
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield records
+    for logger, level in saved:
+        logger.setLevel(level)
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+def test_no_password_or_authenticator_secret_in_any_log_line(
+    client, settings, every_log_record
+):
+    from base64 import b32encode
+
+    from axes.models import AccessAttempt
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from courses.models import StaffSignInEvent
+    from courses.tests.staff import plain_static, totp_code
+
+    plain_static(settings)
+    password = "Right-Password-8d1f0c"
+    guesses = [f"Wrong-Guess-{n}-5e9a7b" for n in range(5)]
+    User.objects.create_user("alice", password=password, is_staff=True)
+    login = "/admin/login/"
+
+    def sign_in(secret: str):
+        return client.post(
+            login,
+            {"username": "alice", "password": secret, "next": "/admin/"},
+            REMOTE_ADDR="203.0.113.7",
+        )
+
+    statuses = [sign_in(guess).status_code for guess in guesses]
+    refused = sign_in(password)
+    call_command("unlock_staff", "--username", "alice")
+    sign_in(password)
+    client.get("/admin/two-factor/setup/")
+    device = TOTPDevice.objects.get()
+    client.post("/admin/two-factor/setup/", {"code": "12345x"})
+    client.post("/admin/two-factor/setup/", {"code": totp_code(device.bin_key)})
+    call_command("reset_staff_2fa", "--username", "alice")
+
+    assert statuses[-1] == refused.status_code == 429
+    lines = []
+    for record in every_log_record:
+        lines.append(record.getMessage())
+        if record.exc_info:
+            lines.append(logging.Formatter().formatException(record.exc_info))
+    text = "\n".join(lines)
+    secrets = [password, *guesses, device.key, b32encode(device.bin_key).decode()]
+    for secret in secrets:
+        assert secret not in text
+        assert secret.lower() not in text.lower()
+    stored = repr(list(StaffSignInEvent.objects.values()))
+    stored += repr(list(AccessAttempt.objects.values()))
+    assert not [secret for secret in secrets if secret in stored]
+    # The lockout and each refusal are logged with the username and the IP.
+    lockouts = [line for line in lines if "Locking out" in line]
+    assert lockouts
+    assert '"username":"alice"' in lockouts[0]
+    assert '"ip_address":"203.0.113.7"' in lockouts[0]
+    assert any(
+        line.startswith("staff_signin ")
+        and json.loads(line.partition(" ")[2])
+        == {
+            "event": "refused",
+            "username": "alice",
+            "ip_address": "203.0.113.7",
+            "by": None,
+            "detail": None,
+        }
+        for line in lines
+    )

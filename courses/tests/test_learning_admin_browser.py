@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from courses.models import Lesson, Section
 from courses.tests import test_admin_browser as browser
 from courses.tests.factories import CourseFactory
+from courses.tests.staff import staff_device
 
 # The browser fixtures of the admin's browser tests, shared.
 _browser_settings = browser._browser_settings
@@ -19,7 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def content_staff() -> User:
-    """A staff member who may edit courses, sections and lessons, no more."""
+    """A staff member who may edit courses, sections and lessons, no more, with
+    an authenticator app set up."""
     user = User.objects.create_user(
         "editor", "editor@example.com", browser.STAFF_PASSWORD, is_staff=True
     )
@@ -38,6 +40,7 @@ def content_staff() -> User:
             ],
         )
     )
+    staff_device(user)
     return user
 
 

@@ -20,6 +20,7 @@ from courses.authentication import ClerkUser
 from courses.models import Enrollment, PaymentReview, StripeEvent
 from courses.services import payments
 from courses.tests.factories import CourseFactory, EnrollmentFactory
+from courses.tests.staff import sign_in_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -435,7 +436,7 @@ def _plain_static(settings):
 def _staff(client, *codenames: str) -> User:
     user = User.objects.create_user("staff", password="pw-staff-1234", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client.force_login(user)
+    sign_in_staff(client, user)
     return user
 
 

@@ -217,3 +217,53 @@ def test_checkout_expiry_outside_stripes_range_stops_the_start(minutes):
     assert "STRIPE_CHECKOUT_EXPIRES_MINUTES must be a whole number from 30 to 1440" in (
         result.stderr
     )
+
+
+PRINT_STAFF_SETTINGS = (
+    "from django.conf import settings; "
+    "print(settings.ADMIN_URL, settings.ADMIN_REQUIRE_2FA, "
+    "settings.AXES_FAILURE_LIMIT, int(settings.AXES_COOLOFF_TIME.total_seconds()))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "admin/ True 5 900"),
+        ({"DEBUG": "True"}, "admin/ False 5 900"),
+        ({"DEBUG": "True", "ADMIN_REQUIRE_2FA": "true"}, "admin/ True 5 900"),
+        (
+            {
+                "ADMIN_URL": "/staff/desk-7f3/",
+                "ADMIN_LOGIN_FAILURE_LIMIT": "3",
+                "ADMIN_LOGIN_COOLOFF_MINUTES": "60",
+            },
+            "staff/desk-7f3/ True 3 3600",
+        ),
+    ],
+    ids=["production", "debug", "debug-with-2fa", "custom"],
+)
+def test_staff_sign_in_settings_and_their_defaults(env, expected):
+    result = _run(
+        ["manage.py", "shell", "-c", PRINT_STAFF_SETTINGS], **{**PRODUCTION_ENV, **env}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ADMIN_URL", "api/", "would hide the API"),
+        ("ADMIN_URL", "../admin/", "ADMIN_URL must be a path"),
+        ("ADMIN_URL", "back office/", "ADMIN_URL must be a path"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "0", "from 1 to 100"),
+        ("ADMIN_LOGIN_COOLOFF_MINUTES", "a while", "from 1 to 10080"),
+    ],
+)
+def test_a_bad_staff_sign_in_setting_stops_the_start(name, value, message):
+    result = _run(["manage.py", "check"], **{**PRODUCTION_ENV, name: value})
+
+    assert result.returncode != 0
+    assert message in result.stderr
