@@ -11,6 +11,7 @@ from courses.admin.catalog import CourseAdmin
 from courses.admin.learning import LessonAdmin, SectionAdmin
 from courses.admin.payments import EnrollmentAdmin
 from courses.admin.reviews import PaymentReviewAdmin
+from courses.admin.students import StudentAdmin
 
 __all__ = [
     "CourseAdmin",
@@ -18,6 +19,7 @@ __all__ = [
     "LessonAdmin",
     "PaymentReviewAdmin",
     "SectionAdmin",
+    "StudentAdmin",
 ]
 
 admin.site.site_header = _("Course Platform administration")

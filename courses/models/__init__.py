@@ -15,8 +15,10 @@ from courses.models.payments import (
     PaymentReview,
     StripeEvent,
 )
+from courses.models.students import ClerkWebhookDelivery, Student
 
 __all__ = [
+    "ClerkWebhookDelivery",
     "Course",
     "CourseQuerySet",
     "Enrollment",
@@ -27,6 +29,7 @@ __all__ = [
     "PaymentReview",
     "Section",
     "StripeEvent",
+    "Student",
     "paid_enrollment_count",
     "published_lesson_count",
     "published_lesson_seconds",
