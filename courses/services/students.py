@@ -10,7 +10,7 @@ once they commit.
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.contrib.admin.models import LogEntry
@@ -350,11 +350,14 @@ def _delivery_failure_record(*, event: WebhookEvent, error: Exception) -> None:
 @dataclass
 class SyncReport:
     applied: int = 0
+    # Living students Clerk answers 404 for (deleted there, the webhook lost).
+    missing: list[str] = field(default_factory=list)
     erased: int = 0
 
 
 def students_sync_from_clerk(
     *,
+    erase_deleted: bool = False,
     on_page: Callable[[int], None] | None = None,
     page_size: int = clerk_gateway.USER_LIST_PAGE_SIZE,
 ) -> SyncReport:
@@ -362,8 +365,10 @@ def students_sync_from_clerk(
 
     Each listed user goes through student_apply_clerk_user (older data never
     overwrites newer; deleted students stay deleted). A living student Clerk
-    did not list is looked up by id, and erased if Clerk answers 404 (a
-    `user.deleted` webhook that never arrived). Raises clerk_gateway's errors.
+    did not list is looked up by id: applied if Clerk has them (created while
+    the list was read), reported as missing if Clerk answers 404 (a
+    `user.deleted` webhook that never arrived), and erased as the webhook
+    would have if `erase_deleted`. Raises clerk_gateway's errors.
     """
     report = SyncReport()
     listed: set[str] = set()
@@ -387,12 +392,13 @@ def students_sync_from_clerk(
         if clerk_user_id not in listed
     ]
     for clerk_user_id in unlisted:
-        # Created in Clerk while the list was read, or deleted there.
         try:
             student_apply_clerk_user(user=clerk_gateway.user_get(clerk_user_id))
             report.applied += 1
         except clerk_gateway.ClerkUserNotFound:
-            with transaction.atomic():
-                student_erase(clerk_user_id=clerk_user_id)
-            report.erased += 1
+            report.missing.append(clerk_user_id)
+            if erase_deleted:
+                with transaction.atomic():
+                    student_erase(clerk_user_id=clerk_user_id)
+                report.erased += 1
     return report

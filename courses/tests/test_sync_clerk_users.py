@@ -14,9 +14,9 @@ from courses.tests.factories import EnrollmentFactory, StudentFactory
 pytestmark = pytest.mark.django_db
 
 
-def _sync() -> str:
+def _sync(*args: str) -> str:
     out = StringIO()
-    call_command("sync_clerk_users", stdout=out)
+    call_command("sync_clerk_users", *args, stdout=out)
     return out.getvalue()
 
 
@@ -81,7 +81,9 @@ def test_sync_updates_older_rows_and_keeps_newer_ones(fake_clerk):
     )
 
 
-def test_sync_erases_students_clerk_no_longer_has_and_keeps_tombstones(fake_clerk):
+def test_sync_lists_students_clerk_no_longer_has_and_erases_them_when_asked(
+    fake_clerk,
+):
     fake_clerk.add_user("user_here", email="here@example.com")
     StudentFactory(clerk_user_id="user_here")
     StudentFactory(clerk_user_id="user_missed_deletion", email="gone@example.com")
@@ -89,15 +91,21 @@ def test_sync_erases_students_clerk_no_longer_has_and_keeps_tombstones(fake_cler
         clerk_user_id="user_missed_deletion", student_email="gone@example.com"
     )
 
-    output = _sync()
-    again = _sync()
+    listed = _sync()
+    kept = Student.objects.get(clerk_user_id="user_missed_deletion")
+    erased = _sync("--erase-deleted")
+    again = _sync("--erase-deleted")
 
+    assert "1 student(s) no longer exist in Clerk (user_missed_deletion)" in listed
+    assert "0 student(s) erased" in listed
+    assert kept.email == "gone@example.com"
     gone = Student.objects.get(clerk_user_id="user_missed_deletion")
     assert gone.is_deleted
     assert gone.email == ""
     assert Enrollment.objects.get().student_email == ""
-    assert "1 student(s) erased" in output
+    assert "1 student(s) erased" in erased
     assert "0 student(s) erased" in again
+    assert "no longer exist" not in again
     assert not Student.objects.get(clerk_user_id="user_here").is_deleted
 
 
