@@ -1,6 +1,5 @@
-"""Students: Clerk's user data applied newest-last, deletion that erases, the
-sign-in look-up that creates a student at first sight, Clerk's webhook
-deliveries applied once, and the backfill from Clerk's Backend API.
+"""Students' records: Clerk's user data applied newest last, deletion that
+erases, and the sign-in look-up that creates a student at first sight.
 
 A signed-in request reads its student on every request, from the shared cache
 (Redis) when there is one, else from the database, so that a deleted student
@@ -9,28 +8,25 @@ once they commit.
 """
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
 from django.contrib.admin.models import LogEntry
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from courses import clerk_gateway
-from courses.clerk_gateway import ClerkUserData, WebhookEvent
-from courses.models import ClerkWebhookDelivery, Enrollment, Student
+from courses.clerk_gateway import ClerkUserData
+from courses.models import Enrollment, Student
 
 logger = logging.getLogger(__name__)
 
 # A student's identity in the shared cache; every write drops or replaces it.
 IDENTITY_CACHE_SECONDS = 600
-_LAST_ERROR_MAX_LENGTH = 2000
 # What an erased enrollment's admin history entries are titled instead.
 _ERASED_REPR = "{} (personal data erased)"
 
@@ -244,161 +240,3 @@ def _identity_remember_deleted(clerk_user_id: str) -> None:
             ),
             robust=True,
         )
-
-
-# --- Clerk's webhook deliveries ----------------------------------------------------
-
-
-class DeliveryOutcome(StrEnum):
-    PROCESSED = "processed"
-    DUPLICATE = "duplicate"
-    FAILED = "failed"
-
-
-HANDLED_EVENT_TYPES = ("user.created", "user.updated", "user.deleted")
-
-
-class _StoredMeanwhile(Exception):
-    """Another delivery of the same message committed first."""
-
-
-def clerk_delivery_process(*, event: WebhookEvent) -> DeliveryOutcome:
-    """Apply a verified Clerk delivery at most once, even delivered in parallel.
-
-    The change and the delivery's "processed" row commit together; on failure
-    both roll back and the error is recorded, so that Svix's retry (same
-    `svix-id`) tries again. At most five queries.
-    """
-    try:
-        try:
-            return _delivery_apply_once(event)
-        except _StoredMeanwhile:
-            # Its row exists now: wait on its lock, then see it processed.
-            return _delivery_apply_once(event)
-    except Exception as exc:  # recorded, then answered with a 500
-        logger.exception("Clerk delivery %s (%s) failed", event.id, event.type)
-        _delivery_failure_record(event=event, error=exc)
-        return DeliveryOutcome.FAILED
-
-
-def _delivery_apply_once(event: WebhookEvent) -> DeliveryOutcome:
-    with transaction.atomic():
-        # A retry of a failed delivery, or a repeat, waits here on the row lock
-        # until a delivery in flight commits, then sees it processed.
-        stored = (
-            ClerkWebhookDelivery.objects.select_for_update().filter(pk=event.id).first()
-        )
-        if stored is not None and stored.processed_at is not None:
-            return DeliveryOutcome.DUPLICATE
-        _delivery_apply(event)
-        now = timezone.now()
-        if stored is not None:
-            stored.processed_at = now
-            stored.attempts += 1
-            stored.last_error = ""
-            stored.save(update_fields=["processed_at", "attempts", "last_error"])
-            return DeliveryOutcome.PROCESSED
-        # A first delivery has no row to lock: it is inserted last, so a
-        # concurrent delivery of the same message waits on this key until the
-        # first commits, then fails on it and rolls its own work back.
-        try:
-            ClerkWebhookDelivery.objects.create(
-                id=event.id,
-                type=event.type,
-                clerk_user_id=event.clerk_user_id,
-                received_at=now,
-                processed_at=now,
-                attempts=1,
-            )
-        except IntegrityError:
-            raise _StoredMeanwhile from None
-    return DeliveryOutcome.PROCESSED
-
-
-def _delivery_apply(event: WebhookEvent) -> None:
-    if event.type in ("user.created", "user.updated"):
-        student_apply_clerk_user(user=clerk_gateway.user_from_dict(event.data))
-    elif event.type == "user.deleted":
-        student_erase(clerk_user_id=event.clerk_user_id)
-    # Any other type is recorded and acknowledged.
-
-
-def _delivery_failure_record(*, event: WebhookEvent, error: Exception) -> None:
-    message = f"{type(error).__name__}: {error}"[:_LAST_ERROR_MAX_LENGTH]
-    with transaction.atomic():
-        updated = ClerkWebhookDelivery.objects.filter(pk=event.id).update(
-            attempts=F("attempts") + 1, last_error=message
-        )
-        if not updated:
-            ClerkWebhookDelivery.objects.bulk_create(
-                [
-                    ClerkWebhookDelivery(
-                        id=event.id,
-                        type=event.type,
-                        clerk_user_id=event.clerk_user_id,
-                        attempts=1,
-                        last_error=message,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
-
-
-# --- The backfill from the Backend API ---------------------------------------------
-
-
-@dataclass
-class SyncReport:
-    applied: int = 0
-    # Living students Clerk answers 404 for (deleted there, the webhook lost).
-    missing: list[str] = field(default_factory=list)
-    erased: int = 0
-
-
-def students_sync_from_clerk(
-    *,
-    erase_deleted: bool = False,
-    on_page: Callable[[int], None] | None = None,
-    page_size: int = clerk_gateway.USER_LIST_PAGE_SIZE,
-) -> SyncReport:
-    """Create or repair every Student from Clerk's Backend API. Safe to rerun.
-
-    Each listed user goes through student_apply_clerk_user (older data never
-    overwrites newer; deleted students stay deleted). A living student Clerk
-    did not list is looked up by id: applied if Clerk has them (created while
-    the list was read), reported as missing if Clerk answers 404 (a
-    `user.deleted` webhook that never arrived), and erased as the webhook
-    would have if `erase_deleted`. Raises clerk_gateway's errors.
-    """
-    report = SyncReport()
-    listed: set[str] = set()
-    offset = 0
-    while True:
-        page = clerk_gateway.user_list(offset=offset, limit=page_size)
-        for user in page.users:
-            student_apply_clerk_user(user=user)
-            listed.add(user.id)
-        report.applied += len(page.users)
-        if on_page is not None:
-            on_page(page.size)
-        if page.size < page_size:
-            break
-        offset += page_size
-    unlisted = [
-        clerk_user_id
-        for clerk_user_id in Student.objects.filter(deleted_at__isnull=True)
-        .order_by("pk")
-        .values_list("clerk_user_id", flat=True)
-        if clerk_user_id not in listed
-    ]
-    for clerk_user_id in unlisted:
-        try:
-            student_apply_clerk_user(user=clerk_gateway.user_get(clerk_user_id))
-            report.applied += 1
-        except clerk_gateway.ClerkUserNotFound:
-            report.missing.append(clerk_user_id)
-            if erase_deleted:
-                with transaction.atomic():
-                    student_erase(clerk_user_id=clerk_user_id)
-                report.erased += 1
-    return report
