@@ -439,6 +439,9 @@ def test_fifty_requests_cost_one_jwks_fetch_and_one_backend_api_call(
     assert fake_clerk.user_fetches <= 1
 
 
+# The threads' connections commit the student their sign-in creates: a
+# transactional test, so that the tables are emptied afterwards.
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_cold_requests_share_one_jwks_fetch(fake_clerk, api_client):
     fake_clerk.set_delay(0.2, path=JWKS_PATH)
     statuses = []
