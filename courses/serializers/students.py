@@ -2,6 +2,7 @@
 export of everything held about them."""
 
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +10,23 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from courses.models import Enrollment, LessonProgress, PaymentReview, Student
+from courses.serializers.catalog import OptionalURLField
+
+
+@extend_schema_field(
+    {"type": "string", "anyOf": [{"format": "email"}, {"maxLength": 0}]}
+)
+class OptionalEmailField(serializers.CharField):
+    """An email, or "" when there is none (or it was erased): the schema of a
+    blank model EmailField. Output only."""
+
+
+# ModelSerializer's mapping, with blank-able URLs and emails documented as such.
+_FIELD_MAPPING = {
+    **serializers.ModelSerializer.serializer_field_mapping,
+    models.URLField: OptionalURLField,
+    models.EmailField: OptionalEmailField,
+}
 
 
 class AccountOutputSerializer(serializers.Serializer):
@@ -22,6 +40,8 @@ class AccountOutputSerializer(serializers.Serializer):
 
 
 class ProfileExportSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = _FIELD_MAPPING
+
     class Meta:
         model = Student
         fields = [
@@ -71,6 +91,8 @@ class PaymentReviewExportSerializer(serializers.ModelSerializer):
 
 
 class EnrollmentExportSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = _FIELD_MAPPING
+
     course = CourseReferenceSerializer()
     currency = serializers.SerializerMethodField(
         help_text=_("Currency of price_paid (ISO code, lower case)")

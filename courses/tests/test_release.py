@@ -25,6 +25,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "api.example.com",
     "FRONTEND_URL": "https://app.example.com",
     "SECURE_SSL_REDIRECT": "True",
+    # Required with DEBUG off (courses.E001).
+    "CLERK_ISSUER": "https://example.clerk.accounts.dev",
 }
 
 
