@@ -372,6 +372,7 @@ SPECTACULAR_SETTINGS = {
     # Named after what they are, so that another `kind` or `code` never clashes.
     "ENUM_NAME_OVERRIDES": {
         "LessonKindEnum": "courses.models.learning.Lesson.Kind",
+        "StudentEnrollmentStatusEnum": "courses.models.payments.Enrollment.Status",
         "EnrollmentRequiredCodeEnum": [("enrollment_required", "enrollment_required")],
     },
 }
@@ -397,6 +398,8 @@ CLERK_AUTHORIZED_PARTIES = env_list("CLERK_AUTHORIZED_PARTIES", CORS_ALLOWED_ORI
 CLERK_API_URL = env_str("CLERK_API_URL", "https://api.clerk.com/v1")
 CLERK_CLOCK_SKEW_SECONDS = env_int("CLERK_CLOCK_SKEW_SECONDS", 5)
 CLERK_HTTP_TIMEOUT_SECONDS = float(env_str("CLERK_HTTP_TIMEOUT_SECONDS", "3"))
+# The Svix signing secret (whsec_...) of the user webhook endpoint.
+CLERK_WEBHOOK_SIGNING_SECRET = env_str("CLERK_WEBHOOK_SIGNING_SECRET")
 # Development only: the key pair of `manage.py dev_token` (courses/dev_tokens.py),
 # created on first use and git-ignored; never read unless DEBUG=True.
 DEV_TOKEN_KEY_FILE = BASE_DIR / ".dev-keys" / "dev_token_key.pem"

@@ -1,17 +1,22 @@
 """Clerk session tokens for DRF: ClerkJWTAuthentication and the ClerkUser it returns.
 
-The only module that talks to Clerk, and with courses/dev_tokens.py the only
-one that imports ``jwt``. A token is accepted only if it is a session token (a
-`sid`, no access-token type or claims) RS256-signed by a key of the configured
-Clerk instance, and its time, issuer, subject (a Clerk user id) and
-authorized-party claims hold. With DEBUG=True, and only then, a token whose
-kid is dev_tokens.DEV_KEY_ID is checked against the local development key
-instead (`manage.py dev_token`).
+With courses/clerk_gateway.py (Clerk's Backend API and webhooks) the only
+module that talks to Clerk: this one fetches Clerk's keys (JWKS) and checks
+session tokens; with courses/dev_tokens.py the only one that imports ``jwt``.
+A token is accepted only if it is a session token (a `sid`, no access-token
+type or claims) RS256-signed by a key of the configured Clerk instance, its
+time, issuer, subject (a Clerk user id) and authorized-party claims hold, and
+its student has not deleted their account. With DEBUG=True, and only then, a
+token whose kid is dev_tokens.DEV_KEY_ID is checked against the local
+development key instead (`manage.py dev_token`).
 
-Caching, from the outside in: the JWKS and Clerk users live in the Django cache
-(shared by all workers with Redis); each process also keeps the parsed keys and
-the tokens it accepted, for a minute, so a signed-in request usually costs a
-hash and a dictionary look-up. Clerk unreachable with nothing cached: 503.
+Who the user is (email, names) comes from their Student
+(courses.services.students), read on every request from the shared cache or
+the database, and created at their first request. Caching, from the outside
+in: the JWKS lives in the Django cache (shared by all workers with Redis);
+each process also keeps the parsed keys and the tokens it accepted, for a
+minute, so a signed-in request usually costs a hash, a dictionary look-up and
+the student's look-up. Clerk unreachable with nothing cached: 503.
 """
 
 import base64
@@ -19,13 +24,11 @@ import binascii
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import jwt
 import requests
@@ -35,7 +38,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from courses import dev_tokens
+from courses import clerk_gateway, dev_tokens
+from courses.clerk_gateway import CLERK_USER_ID
 from courses.exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -57,12 +61,10 @@ JWKS_REFETCH_COOLDOWN_SECONDS = 30
 # Parsed keys kept in each process, so a request costs no cache round trip.
 LOCAL_KEYS_SECONDS = 60
 # The frontend sends the same token for up to a minute: each process remembers
-# the tokens it accepted (by digest) and whom they name, as long as it keeps keys.
+# the tokens it accepted (by digest) and their claims, as long as it keeps
+# keys. Whom they name is looked up again on every request (a deleted student
+# is refused at once).
 VERIFIED_TOKENS_MAX = 1024
-USER_CACHE_SECONDS = 600
-# Clerk's user ids: "user_" and a base62 string. Checked before the id is put
-# in a Backend API URL, so a token cannot steer that request elsewhere.
-CLERK_USER_ID = re.compile(r"user_[A-Za-z0-9]{1,100}")
 # RFC 9068 access tokens (Clerk's OAuth tokens among them) name their client
 # and scopes; a session token has neither.
 ACCESS_TOKEN_CLAIMS = ("client_id", "scope", "scp")
@@ -168,7 +170,6 @@ def _bearer_token(request: Request) -> str | None:
 class _Verified:
     config: tuple
     claims: dict[str, Any]
-    identity: dict[str, str]
     expires_at: float
 
 
@@ -177,8 +178,14 @@ _verified_tokens: OrderedDict[bytes, _Verified] = OrderedDict()
 
 
 def _authenticated(token: str) -> tuple[ClerkUser, dict[str, Any]]:
-    """The user and claims of a valid token; remembered per process, so the
-    same token sent again costs neither a signature check nor a cache read."""
+    """The user and claims of a valid token. The checks of a token are
+    remembered per process, so the same token sent again costs neither a
+    signature check nor a cache read; its student is looked up every time."""
+    claims = _verified_claims(token)
+    return _user_from_claims(claims), dict(claims)
+
+
+def _verified_claims(token: str) -> dict[str, Any]:
     digest = hashlib.sha256(token.encode()).digest()
     config = (
         # A development token remembered under DEBUG=True must not outlive it.
@@ -188,8 +195,6 @@ def _authenticated(token: str) -> tuple[ClerkUser, dict[str, Any]]:
         settings.CLERK_ISSUER,
         tuple(settings.CLERK_AUTHORIZED_PARTIES),
         settings.CLERK_CLOCK_SKEW_SECONDS,
-        settings.CLERK_API_URL,
-        settings.CLERK_SECRET_KEY,
     )
     remembered = _verified_tokens.get(digest)
     if (
@@ -200,25 +205,17 @@ def _authenticated(token: str) -> tuple[ClerkUser, dict[str, Any]]:
         and int(remembered.claims["exp"])
         > time.time() - settings.CLERK_CLOCK_SKEW_SECONDS
     ):
-        return ClerkUser(**remembered.identity), dict(remembered.claims)
+        return remembered.claims
     claims = _verify(token)
-    user = _user_from_claims(claims)
-    identity = {
-        "clerk_user_id": user.clerk_user_id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
     with _verified_lock:
         _verified_tokens[digest] = _Verified(
             config=config,
             claims=claims,
-            identity=identity,
             expires_at=time.monotonic() + LOCAL_KEYS_SECONDS,
         )
         while len(_verified_tokens) > VERIFIED_TOKENS_MAX:
             _verified_tokens.popitem(last=False)
-    return user, dict(claims)
+    return claims
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -619,9 +616,7 @@ def _jwks_remember(jwks_url: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
     return keys
 
 
-# --- Who the user is: claims, else Clerk's Backend API ------------------------------
-
-_warned_no_secret_key = False
+# --- Who the user is: their Student ---------------------------------------------
 
 
 def _claim_str(claims: dict[str, Any], *names: str) -> str:
@@ -633,81 +628,40 @@ def _claim_str(claims: dict[str, Any], *names: str) -> str:
 
 
 def _user_from_claims(claims: dict[str, Any]) -> ClerkUser:
-    user = ClerkUser(
-        clerk_user_id=claims["sub"],
-        email=_claim_str(claims, "email"),
-        first_name=_claim_str(claims, "first_name", "given_name"),
-        last_name=_claim_str(claims, "last_name", "family_name"),
+    # Imported here: DRF imports this module while rest_framework.views is
+    # still being imported, before the services can be.
+    from courses.services.students import (
+        StudentDeleted,
+        student_identity_for_sign_in,
     )
-    if not user.email:
-        # Clerk's default session token names no email: ask the Backend API.
-        profile = _clerk_user_profile(user.clerk_user_id)
-        user.email = profile["email"]
-        user.first_name = user.first_name or profile["first_name"]
-        user.last_name = user.last_name or profile["last_name"]
-    return user
 
-
-def _clerk_user_profile(clerk_user_id: str) -> dict[str, str]:
-    """Email and names from Clerk's Backend API, cached for USER_CACHE_SECONDS."""
-    global _warned_no_secret_key
-    if not settings.CLERK_SECRET_KEY:
-        if not _warned_no_secret_key:
-            logger.warning("CLERK_SECRET_KEY is not set: users without an email claim")
-            _warned_no_secret_key = True
-        return {"email": "", "first_name": "", "last_name": ""}
-    digest = hashlib.sha256(clerk_user_id.encode()).hexdigest()[:32]
-    cache_key = f"clerk:user:{digest}"
-    profile = cache.get(cache_key)
-    if profile is None:
-        profile = _clerk_user_fetch(clerk_user_id)
-        cache.set(cache_key, profile, USER_CACHE_SECONDS)
-    return profile
-
-
-def _clerk_user_fetch(clerk_user_id: str) -> dict[str, str]:
-    url = "{}/users/{}".format(
-        settings.CLERK_API_URL.rstrip("/"), quote(clerk_user_id, safe="")
+    clerk_user_id = claims["sub"]
+    # A session token customised to carry the email (Clerk's default one
+    # does not) creates a new student without a Backend API call.
+    claimed = clerk_gateway.user_from_dict(
+        {
+            "id": clerk_user_id,
+            "first_name": _claim_str(claims, "first_name", "given_name"),
+            "last_name": _claim_str(claims, "last_name", "family_name"),
+            "primary_email_address_id": "claim",
+            "email_addresses": [
+                {"id": "claim", "email_address": _claim_str(claims, "email")}
+            ],
+        }
     )
     try:
-        response = requests.get(
-            url,
-            headers={"Authorization": f"Bearer {settings.CLERK_SECRET_KEY}"},
-            timeout=settings.CLERK_HTTP_TIMEOUT_SECONDS,
-            allow_redirects=False,
+        identity = student_identity_for_sign_in(
+            clerk_user_id=clerk_user_id, claimed=claimed
         )
-    except requests.RequestException as exc:
-        logger.warning("Clerk Backend API unreachable (%s)", type(exc).__name__)
+    except StudentDeleted:
+        raise _refused(_("This account has been deleted."), "account_deleted") from None
+    except clerk_gateway.ClerkUserNotFound:
+        raise _refused(_("This Clerk user no longer exists."), "unknown_user") from None
+    except clerk_gateway.ClerkUnavailable:
         raise ServiceUnavailable(CLERK_UNREACHABLE) from None
-    if response.status_code == 404:
-        raise _refused(_("This Clerk user no longer exists."), "unknown_user")
-    if response.status_code != 200:
-        # 401/403 here means CLERK_SECRET_KEY is wrong: our fault, not the user's.
-        logger.warning(
-            "Clerk Backend API answered HTTP %s to a user look-up",
-            response.status_code,
-        )
-        raise ServiceUnavailable(CLERK_UNREACHABLE)
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        logger.warning("Clerk Backend API sent a user that is not a JSON object")
-        raise ServiceUnavailable(CLERK_UNREACHABLE)
-    return {
-        "email": _primary_email(data),
-        "first_name": _claim_str(data, "first_name"),
-        "last_name": _claim_str(data, "last_name"),
-    }
-
-
-def _primary_email(user: dict[str, Any]) -> str:
-    primary_id = user.get("primary_email_address_id")
-    addresses = user.get("email_addresses")
-    if not primary_id or not isinstance(addresses, list):
-        return ""
-    for address in addresses:
-        if isinstance(address, dict) and address.get("id") == primary_id:
-            return _claim_str(address, "email_address")
-    return ""
+    return ClerkUser(
+        clerk_user_id=clerk_user_id,
+        email=identity.email,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
+    )

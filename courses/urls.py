@@ -8,7 +8,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from courses.views.account import me
+from courses.views.account import me, me_export
 from courses.views.catalog import CourseViewSet
 from courses.views.frontend import frontend_config
 from courses.views.health import health_check
@@ -24,6 +24,7 @@ from courses.views.payments import (
     CreatePaymentIntentView,
     VerifyPaymentView,
 )
+from courses.views.webhooks.clerk import clerk_webhook
 from courses.views.webhooks.stripe import stripe_webhook
 
 app_name = "courses"
@@ -59,6 +60,7 @@ urlpatterns = [
     path("health/", health_check, name="health-check"),
     path("config/", frontend_config, name="frontend-config"),
     path("me/", me, name="me"),
+    path("me/export/", me_export, name="me-export"),
     # Payment paths come before the router: its enrollments/{pk}/ would
     # otherwise swallow enrollments/verify_payment/.
     path(
@@ -88,6 +90,7 @@ urlpatterns = [
         name="lesson-complete",
     ),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("webhooks/clerk/", clerk_webhook, name="clerk-webhook"),
     path("my-courses/", my_courses, name="my-courses"),
     # Not throttled: Swagger UI loads the schema on every page view.
     path("schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),

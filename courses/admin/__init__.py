@@ -16,6 +16,7 @@ from courses.admin.staff_access import (
     StaffLockoutAdmin,
     StaffSignInEventAdmin,
 )
+from courses.admin.students import StudentAdmin
 
 __all__ = [
     "AuthenticatorAdmin",
@@ -26,6 +27,7 @@ __all__ = [
     "SectionAdmin",
     "StaffLockoutAdmin",
     "StaffSignInEventAdmin",
+    "StudentAdmin",
 ]
 
 admin.site.site_header = _("Course Platform administration")

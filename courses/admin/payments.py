@@ -16,9 +16,11 @@ from itertools import chain
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Concat, Trim
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -29,7 +31,7 @@ from django.utils.translation import ngettext
 from courses import stripe_gateway
 from courses.admin.reviews import has_refund_permission
 from courses.admin.staff_access import requires_second_factor
-from courses.models import Enrollment
+from courses.models import Enrollment, Student
 from courses.services.payments import NotRefundable, enrollment_refund
 from courses.services.payments.staff import (
     StaffChangeResult,
@@ -107,7 +109,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "course",
-        "student_name",
+        "student_display",
         "student_email",
         "payment_status_display",
         "price_paid",
@@ -126,7 +128,10 @@ class EnrollmentAdmin(admin.ModelAdmin):
     autocomplete_fields = ["course"]
     fieldsets = (
         (_("Enrollment"), {"fields": ("course", "clerk_user_id")}),
-        (_("Student"), {"fields": ("student_email", "student_name")}),
+        (
+            _("Student"),
+            {"fields": ("student_link", "student_email", "student_name")},
+        ),
         (
             _("Payment"),
             {
@@ -161,10 +166,29 @@ class EnrollmentAdmin(admin.ModelAdmin):
         "export_as_csv",
     ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Enrollment]:
+        # The student's current name, from the Student of the same Clerk id: a
+        # subquery in the page's own query (an enrollment names its student by
+        # Clerk id, and may exist before the Student does).
+        student = Student.objects.filter(clerk_user_id=OuterRef("clerk_user_id"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                student_full_name=Subquery(
+                    student.annotate(
+                        full_name=Trim(Concat("first_name", Value(" "), "last_name"))
+                    ).values("full_name")[:1]
+                ),
+                student_deleted_at=Subquery(student.values("deleted_at")[:1]),
+            )
+        )
+
     def get_readonly_fields(self, request: HttpRequest, obj: Enrollment | None = None):
         # Status and is_paid change only through the actions (locked, logged,
         # consistent); Stripe ids and dates are written by the payment flow.
         readonly = [
+            "student_link",
             "status",
             "is_paid",
             "stripe_payment_intent_id",
@@ -183,6 +207,29 @@ class EnrollmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("Status"), ordering="status")
     def payment_status_display(self, obj: Enrollment) -> SafeString:
         return _status_html(obj)
+
+    @admin.display(description=_("Student"), ordering="student_full_name")
+    def student_display(self, obj: Enrollment) -> SafeString:
+        """The Student's name as Clerk last sent it; the name at enrollment
+        time while no Student exists; a deleted account says so."""
+        if getattr(obj, "student_deleted_at", None) is not None:
+            return format_html(
+                '<span class="student-deleted" style="color: #6b7280;">{}</span>',
+                _("Deleted account"),
+            )
+        name = getattr(obj, "student_full_name", None) or _student(obj)
+        return format_html("{}", name)
+
+    @admin.display(description=_("Student"))
+    def student_link(self, obj: Enrollment) -> SafeString | str:
+        student = Student.objects.filter(clerk_user_id=obj.clerk_user_id).first()
+        if student is None:
+            return _("No student record yet (Clerk has not told us about them).")
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:courses_student_change", args=[student.pk]),
+            str(student),
+        )
 
     @admin.action(description=_("Mark as paid"), permissions=["change"])
     @requires_second_factor

@@ -16,8 +16,10 @@ from courses.models.payments import (
     StripeEvent,
 )
 from courses.models.staff_access import StaffSignInEvent
+from courses.models.students import ClerkWebhookDelivery, Student
 
 __all__ = [
+    "ClerkWebhookDelivery",
     "Course",
     "CourseQuerySet",
     "Enrollment",
@@ -29,6 +31,7 @@ __all__ = [
     "Section",
     "StaffSignInEvent",
     "StripeEvent",
+    "Student",
     "paid_enrollment_count",
     "published_lesson_count",
     "published_lesson_seconds",

@@ -7,7 +7,14 @@ import factory
 from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
-from courses.models import Course, Enrollment, Lesson, LessonProgress, Section
+from courses.models import (
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Section,
+    Student,
+)
 
 
 class CourseFactory(DjangoModelFactory):
@@ -71,3 +78,14 @@ class LessonProgressFactory(DjangoModelFactory):
     lesson = factory.SubFactory(
         LessonFactory, section__course=factory.SelfAttribute("...enrollment.course")
     )
+
+
+class StudentFactory(DjangoModelFactory):
+    class Meta:
+        model = Student
+
+    clerk_user_id = factory.Sequence(lambda n: f"user_student{n}")
+    email = factory.LazyAttribute(lambda s: f"{s.clerk_user_id}@example.com")
+    first_name = "Ada"
+    last_name = "Lovelace"
+    clerk_updated_at = factory.Faker("date_time", tzinfo=datetime.UTC)

@@ -2,6 +2,9 @@
 service recovers without a restart."""
 
 import contextlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,7 +22,7 @@ from courses.services.payments import enrollment_refund
 from courses.tests.conftest import database_unreachable
 from courses.tests.factories import CourseFactory, EnrollmentFactory
 from courses.tests.fakes.stripe import FakeStripe
-from courses.tests.test_hostile_gunicorn import running_gunicorn
+from courses.tests.test_hostile_gunicorn import BASE_DIR, running_gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -210,8 +213,17 @@ def test_every_endpoint_answers_503_json_without_its_database(api_client, fake_s
 
 
 def _clerk_gunicorn(fake_clerk, tmp_path):
+    # Sign-in reads the student: the server's database is migrated first.
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=True,
+        timeout=120,
+    )
     return running_gunicorn(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        database_url=database_url,
         CLERK_HTTP_TIMEOUT_SECONDS="1",
         **fake_clerk.env(),
     )

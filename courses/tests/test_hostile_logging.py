@@ -144,6 +144,41 @@ def test_webhooks_leave_no_secret_signature_or_payload_in_the_logs(
         assert secret not in caplog.text
 
 
+def test_clerk_webhooks_leave_no_secret_signature_or_person_in_the_logs(
+    fake_clerk, api_client, caplog
+):
+    fake_clerk.add_user(
+        "user_private", email="private.person@example.com", first_name="Private"
+    )
+    good = fake_clerk.user_event("user.created", "user_private")
+    forged = fake_clerk.user_event(
+        "user.updated", "user_private", secret="whsec_Zm9yZ2VkLXNlY3JldC1vZi0yNA=="
+    )
+    caplog.set_level(logging.DEBUG)
+
+    answers = [
+        api_client.post(
+            "/api/webhooks/clerk/",
+            delivery.payload,
+            content_type="application/json",
+            headers={k: v for k, v in delivery.headers.items() if k != "Content-Type"},
+        ).status_code
+        for delivery in (good, forged)
+    ]
+
+    assert answers == [200, 400]
+    for secret in (
+        fake_clerk.webhook_secret,
+        "Zm9yZ2VkLXNlY3JldC1vZi0yNA",
+        good.headers["svix-signature"].split(",")[1],
+        forged.headers["svix-signature"].split(",")[1],
+        good.payload.decode(),
+        "private.person@example.com",
+        "Private",
+    ):
+        assert secret not in caplog.text
+
+
 class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)

@@ -33,7 +33,7 @@ import pytest
 import redis
 import requests
 
-from courses.tests.fakes.clerk import JWKS_PATH, FakeClerk
+from courses.tests.fakes.clerk import JWKS_PATH, ClerkDelivery, FakeClerk
 from courses.tests.fakes.stripe import FakeStripe, WebhookDelivery
 from deploy.topology import tools_missing
 
@@ -409,6 +409,70 @@ def test_the_same_event_ten_times_on_each_node_at_once_is_applied_once(
     assert topology.sql(
         "SELECT status FROM courses_enrollment WHERE clerk_user_id = %s", (user_id,)
     ) == [("paid",)]
+
+
+def _deliver_clerk(base: str, delivery: ClerkDelivery) -> int:
+    try:
+        response = requests.post(
+            f"{base}/api/webhooks/clerk/",
+            data=delivery.payload,
+            headers=delivery.headers,
+            timeout=20,
+        )
+    except requests.RequestException:
+        return 0
+    return response.status_code
+
+
+def test_the_same_clerk_delivery_ten_times_on_each_node_at_once_is_applied_once(
+    topology, clerk
+):
+    user_id = f"user_twice{secrets.token_hex(4)}"
+    clerk.add_user(user_id, email=f"{user_id}@example.com", first_name="Twice")
+    delivery = clerk.user_event("user.created", user_id)
+    targets = [node for node in topology.nodes for _ in range(10)]
+    start = threading.Barrier(len(targets))
+
+    def deliver(node: str) -> int:
+        start.wait()
+        return _deliver_clerk(node, delivery)
+
+    with ThreadPoolExecutor(len(targets)) as pool:
+        statuses = list(pool.map(deliver, targets))
+
+    assert statuses == [200] * len(targets)
+    assert topology.sql(
+        "SELECT attempts, processed_at IS NOT NULL "
+        "FROM courses_clerkwebhookdelivery WHERE id = %s",
+        (delivery.message_id,),
+    ) == [(1, True)]
+    assert topology.sql(
+        "SELECT email, first_name FROM courses_student WHERE clerk_user_id = %s",
+        (user_id,),
+    ) == [(f"{user_id}@example.com", "Twice")]
+
+
+def test_a_deletion_received_by_one_node_is_refused_at_once_by_the_other(
+    topology, clerk
+):
+    student = _student(clerk, "leaving")
+    first, second = topology.nodes
+    before = [
+        requests.get(f"{node}/api/me/", headers=student.headers, timeout=10)
+        for node in (first, second)
+    ]
+
+    deleted = _deliver_clerk(second, clerk.user_event("user.deleted", student.user_id))
+    after = requests.get(f"{first}/api/me/", headers=student.headers, timeout=10)
+
+    assert [response.status_code for response in before] == [200, 200]
+    assert deleted == 200
+    assert after.status_code == 401
+    assert topology.sql(
+        "SELECT email, deleted_at IS NOT NULL FROM courses_student "
+        "WHERE clerk_user_id = %s",
+        (student.user_id,),
+    ) == [("", True)]
 
 
 def test_a_throttle_rate_is_shared_by_both_nodes(topology, clerk):

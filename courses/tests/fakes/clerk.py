@@ -1,5 +1,6 @@
-"""A fake Clerk instance on 127.0.0.1: its JWKS, its Backend API's user look-up,
-and real RS256 session tokens signed with PyJWT.
+"""A fake Clerk instance on 127.0.0.1: its JWKS, its Backend API's users (look-up,
+list, count), real RS256 session tokens signed with PyJWT, and user webhook
+deliveries signed as Svix signs them.
 
 Usable from tests (the `fake_clerk` fixture), benchmarks and fuzzers::
 
@@ -9,19 +10,25 @@ Usable from tests (the `fake_clerk` fixture), benchmarks and fuzzers::
         token = clerk.issue_token(sub="user_1")  # Clerk's default claims, no email
         requests.get(url, headers={"Authorization": f"Bearer {token}"})
         assert clerk.jwks_fetches <= 1
+        delivery = clerk.user_event("user.updated", "user_1")
+        requests.post(webhook_url, data=delivery.payload, headers=delivery.headers)
 """
 
 import base64
+import copy
+import datetime
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -29,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 JWKS_PATH = "/.well-known/jwks.json"
 USERS_PATH = "/v1/users/"
+USER_LIST_PATH = "/v1/users"
+USER_COUNT_PATH = "/v1/users/count"
 DEFAULT_AUTHORIZED_PARTY = "http://localhost:3000"
 
 
@@ -52,6 +61,26 @@ def public_key_pem(private_key: rsa.RSAPrivateKey) -> str:
     )
 
 
+def svix_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """Svix's documented scheme, by hand: `v1,` and the base64 HMAC-SHA256 of
+    `{svix-id}.{svix-timestamp}.{body}`, keyed with the base64-decoded part of
+    the `whsec_` secret."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class ClerkDelivery:
+    """A webhook delivery as Svix sends it: raw body and headers."""
+
+    message_id: str
+    payload: bytes
+    headers: dict[str, str]
+    event: dict[str, Any]
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -61,13 +90,14 @@ def _b64url_json(value: dict[str, Any]) -> str:
 
 
 class FakeClerk:
-    """Serves a JWKS and `GET /v1/users/{id}`; signs session tokens.
+    """Serves a JWKS and `GET /v1/users/{id}`, `/v1/users?limit=&offset=` and
+    `/v1/users/count`; signs session tokens and webhook deliveries.
 
     `url` is the base URL; `jwks_url`, `api_url` (ends in /v1), `issuer`,
-    `secret_key` and `authorized_party` are what the settings point at.
-    Every request is counted by path (`count()`, `jwks_fetches`,
-    `user_fetches`). Faults: `set_delay()`, `fail()`, `heal()`, `stop()`,
-    `restart()` (same port).
+    `secret_key`, `authorized_party` and `webhook_secret` are what the
+    settings point at. Every request is counted by path (`count()`,
+    `jwks_fetches`, `user_fetches`, `user_list_fetches`). Faults:
+    `set_delay()`, `fail()`, `heal()`, `stop()`, `restart()` (same port).
     """
 
     def __init__(
@@ -78,6 +108,10 @@ class FakeClerk:
     ) -> None:
         self.secret_key = secret_key
         self.authorized_party = authorized_party
+        # What Clerk's dashboard shows for a webhook endpoint: whsec_ and base64.
+        self.webhook_secret = (
+            "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        )
         self.port = 0
         self.users: dict[str, dict[str, Any]] = {}
         self._private_keys: dict[str, rsa.RSAPrivateKey] = {}
@@ -85,6 +119,7 @@ class FakeClerk:
         self.kid = ""
         self._lock = threading.Lock()
         self._hits: Counter[str] = Counter()
+        self._created = 0
         self._delays: dict[str, float] = {}
         self._faults: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -162,6 +197,7 @@ class FakeClerk:
             "CLERK_ISSUER": self.issuer,
             "CLERK_AUTHORIZED_PARTIES": [self.authorized_party],
             "CLERK_JWT_KEY": "",
+            "CLERK_WEBHOOK_SIGNING_SECRET": self.webhook_secret,
         }
 
     def env(self) -> dict[str, str]:
@@ -302,9 +338,13 @@ class FakeClerk:
         first_name: str | None = None,
         last_name: str | None = None,
         other_emails: tuple[str, ...] = (),
+        image_url: str = "",
+        updated_at: int | None = None,
     ) -> dict[str, Any]:
         """A user as Clerk's Backend API returns it; `email` is the primary one
-        (listed after `other_emails`), None for a user with no email."""
+        (listed after `other_emails`), None for a user with no email.
+        `updated_at` in milliseconds, now by default; the newest user is
+        listed first."""
         addresses = [
             {
                 "id": f"idn_{index}",
@@ -315,17 +355,117 @@ class FakeClerk:
             for index, address in enumerate([*other_emails, email])
             if address is not None
         ]
+        now_ms = _now_ms()
         user = {
             "id": user_id,
             "object": "user",
             "first_name": first_name,
             "last_name": last_name,
+            "image_url": image_url,
             "primary_email_address_id": addresses[-1]["id"] if email else None,
             "email_addresses": addresses,
+            "created_at": now_ms,
+            "updated_at": updated_at if updated_at is not None else now_ms,
         }
         with self._lock:
+            self._created += 1
+            user["_order"] = self._created
             self.users[user_id] = user
-        return user
+        return self._public(user)
+
+    def update_user(self, user_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a user's `first_name`, `last_name`, `image_url` or primary
+        `email`; `updated_at` moves on by at least a millisecond."""
+        with self._lock:
+            user = self.users[user_id]
+            email = changes.pop("email", None)
+            if email is not None:
+                address = {
+                    "id": f"idn_{len(user['email_addresses'])}",
+                    "object": "email_address",
+                    "email_address": email,
+                    "verification": {"status": "verified"},
+                }
+                user["email_addresses"].append(address)
+                user["primary_email_address_id"] = address["id"]
+            user.update(changes)
+            user["updated_at"] = max(_now_ms(), user["updated_at"] + 1)
+            return self._public(user)
+
+    def delete_user(self, user_id: str) -> None:
+        with self._lock:
+            self.users.pop(user_id, None)
+
+    @staticmethod
+    def _public(user: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: copy.deepcopy(value)
+            for name, value in user.items()
+            if not name.startswith("_")
+        }
+
+    def _listed(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        try:
+            limit = int(query.get("limit", ["10"])[0])
+            offset = int(query.get("offset", ["0"])[0])
+        except ValueError:
+            return 422, _clerk_error("form_param_format_invalid", "bad limit")
+        if not 1 <= limit <= 500 or offset < 0:
+            return 422, _clerk_error("form_param_value_invalid", "bad limit")
+        with self._lock:
+            # Clerk's default order: newest first.
+            users = sorted(self.users.values(), key=lambda u: -u["_order"])
+            page = [self._public(u) for u in users[offset : offset + limit]]
+        return 200, page
+
+    # --- Webhooks (signed as Svix signs them) -----------------------------------------
+
+    def webhook_delivery(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> ClerkDelivery:
+        """A delivery of Clerk's envelope `{data, object, type, timestamp,
+        instance_id}`, signed with the svix library (the secret of this fake,
+        or `secret`) at `timestamp` (seconds, default now)."""
+        from svix.webhooks import Webhook
+
+        message_id = message_id or f"msg_{uuid.uuid4().hex}"
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        event = {
+            "data": data,
+            "object": "event",
+            "type": event_type,
+            "timestamp": timestamp * 1000,
+            "instance_id": "ins_fake",
+        }
+        payload = json.dumps(event).encode()
+        signature = Webhook(secret or self.webhook_secret).sign(
+            message_id,
+            datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC),
+            payload.decode(),
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "svix-id": message_id,
+            "svix-timestamp": str(timestamp),
+            "svix-signature": signature,
+        }
+        return ClerkDelivery(message_id, payload, headers, event)
+
+    def user_event(self, event_type: str, user_id: str, **kwargs: Any) -> ClerkDelivery:
+        """`user.created`/`user.updated` with the user as stored now, or
+        `user.deleted` with only `{id, deleted, object}`, as Clerk sends it."""
+        if event_type == "user.deleted":
+            data = {"id": user_id, "deleted": True, "object": "user"}
+        else:
+            with self._lock:
+                data = self._public(self.users[user_id])
+        return self.webhook_delivery(event_type, data, **kwargs)
 
     # --- Faults and counters ---------------------------------------------------------
 
@@ -356,7 +496,13 @@ class FakeClerk:
 
     @property
     def user_fetches(self) -> int:
-        return self.count(USERS_PATH)
+        """Look-ups of one user (`GET /v1/users/{id}`)."""
+        return self.count(USERS_PATH) - self.count(USER_COUNT_PATH)
+
+    @property
+    def user_list_fetches(self) -> int:
+        with self._lock:
+            return self._hits[USER_LIST_PATH]
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -364,7 +510,9 @@ class FakeClerk:
 
     # --- Serving ---------------------------------------------------------------------
 
-    def _answer(self, method: str, path: str, authorization: str) -> tuple[int, Any]:
+    def _answer(
+        self, method: str, path: str, authorization: str, query: str = ""
+    ) -> tuple[int, Any]:
         with self._lock:
             self._hits[path] += 1
             delay = max(
@@ -383,15 +531,25 @@ class FakeClerk:
             return 405, _clerk_error("method_not_allowed", "Method not allowed")
         if path == JWKS_PATH:
             return 200, self.jwks()
-        if path.startswith(USERS_PATH):
+        if path == USER_LIST_PATH or path.startswith(USERS_PATH):
             if authorization != f"Bearer {self.secret_key}":
                 return 401, _clerk_error("authentication_invalid", "Invalid secret key")
+            if path == USER_LIST_PATH:
+                return self._listed(parse_qs(query))
+            if path == USER_COUNT_PATH:
+                with self._lock:
+                    total = len(self.users)
+                return 200, {"object": "total_count", "total_count": total}
             with self._lock:
                 user = self.users.get(unquote(path[len(USERS_PATH) :]))
             if user is None:
                 return 404, _clerk_error("resource_not_found", "not found")
-            return 200, user
+            return 200, self._public(user)
         return 404, _clerk_error("resource_not_found", "not found")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _clerk_error(code: str, message: str) -> dict[str, Any]:
@@ -414,9 +572,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._respond("POST")
 
     def _respond(self, method: str) -> None:
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
         status, body = self.server.clerk._answer(
-            method, path, self.headers.get("Authorization", "")
+            method, url.path, self.headers.get("Authorization", ""), url.query
         )
         data = json.dumps(body).encode()
         try:
