@@ -10,6 +10,7 @@ from django.urls import reverse
 from courses.models import Student
 from courses.services.students import student_erase
 from courses.tests.factories import CourseFactory, EnrollmentFactory, StudentFactory
+from courses.tests.staff import sign_in_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +121,7 @@ def test_students_cannot_be_added_or_deleted_in_the_admin(admin_client):
 def test_staff_with_the_view_permission_only_see_students(client):
     staff = User.objects.create_user("viewer", password="pw", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_student"))
-    client.force_login(staff)
+    sign_in_staff(client, staff)
     student = StudentFactory()
 
     listed = client.get(STUDENT_CHANGELIST)
