@@ -96,17 +96,23 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, authentication and messages: Django's, for the admin (every
+    # path outside /api/); the API's Bearer-token requests skip them.
+    "courses.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # After CORS (browsers can read the refusal) and the locale (it is
     # translated), before anything that reads the body.
     "courses.middleware.ApiInputGuardMiddleware",
     # Django's, with a JSON 404 for a POST to a path missing its final slash.
     "courses.middleware.CommonMiddleware",
+    # Django's own class, so that `check --deploy` still sees it; API views
+    # are csrf_exempt (DRF), so on /api/ it only reads the absent cookie.
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "courses.middleware.AuthenticationMiddleware",
+    "courses.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers to signed-in callers are never kept by shared caches.
+    "courses.middleware.PrivateAnswersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
