@@ -298,6 +298,20 @@ REST_FRAMEWORK = {
 # cached): a new or withdrawn course reaches `count` at most this late.
 CATALOG_COUNT_CACHE_SECONDS = env_int("CATALOG_COUNT_CACHE_SECONDS", 60)
 
+# --- Caching the public catalog (courses/views/caching.py) -----------------------
+# Seconds an anonymous answer of the catalog (course list, detail, outline) is
+# served from the shared cache (0 = off). Edits to courses, sections and lessons
+# retire the cached answers at once; `enrollment_count` may lag by this long.
+CATALOG_CACHE_SECONDS = env_int_between("CATALOG_CACHE_SECONDS", 30, 0, 86400)
+# What anonymous catalog answers tell browsers and CDNs (Cache-Control: public,
+# max-age, stale-while-revalidate): how long they may reuse an answer without
+# asking, and then how long they may still show it while they ask. Signed-in
+# answers are always "private, no-store".
+CATALOG_HTTP_MAX_AGE = env_int_between("CATALOG_HTTP_MAX_AGE", 30, 0, 86400)
+CATALOG_HTTP_STALE_WHILE_REVALIDATE = env_int_between(
+    "CATALOG_HTTP_STALE_WHILE_REVALIDATE", 30, 0, 86400
+)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Course Platform API",
     "DESCRIPTION": "Courses, Clerk sign-in, Stripe payments and enrollments.",

@@ -8,4 +8,7 @@ class CoursesConfig(AppConfig):
     verbose_name = _("Courses")
 
     def ready(self) -> None:
-        from courses import checks  # noqa: F401 - registers the system checks
+        from courses import (
+            catalog_invalidation,  # noqa: F401 - connects receivers
+            checks,  # noqa: F401 - registers the system checks
+        )
