@@ -23,12 +23,12 @@ from rest_framework.request import Request
 from courses.http import client_ip
 
 # KEYS[1]: the caller's history, a list of request times, newest first.
-# ARGV: now, the period in seconds, the number of requests allowed, the TTL.
-# Returns {1 if let through, the requests in the window, the oldest one's time}.
+# ARGV: now, the period in seconds, the number of requests allowed.
+# Returns 1 when the request is let through (and recorded); otherwise
+# {0, the requests in the window, the oldest one's time}, for Retry-After.
 HISTORY_SCRIPT = """
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local window_start = now - tonumber(ARGV[2])
+local window_start = tonumber(ARGV[1]) - tonumber(ARGV[2])
 local oldest = redis.call('LINDEX', key, -1)
 while oldest and tonumber(oldest) <= window_start do
   redis.call('RPOP', key)
@@ -39,8 +39,8 @@ if count >= tonumber(ARGV[3]) then
   return {0, count, oldest}
 end
 redis.call('LPUSH', key, ARGV[1])
-redis.call('EXPIRE', key, ARGV[4])
-return {1, count + 1, oldest or ARGV[1]}
+redis.call('EXPIRE', key, ARGV[2])
+return 1
 """
 
 _scripts: dict[int, Any] = {}
@@ -66,7 +66,8 @@ class _RedisHistory(throttling.SimpleRateThrottle):
     allow_request() reaches this one.
     """
 
-    # Set by the Redis path only; DRF's own wait() reads self.history otherwise.
+    # Set by the Redis path when it refuses a request; DRF's own wait() reads
+    # self.history otherwise.
     _count: int | None = None
     _oldest: float = 0.0
 
@@ -79,14 +80,18 @@ class _RedisHistory(throttling.SimpleRateThrottle):
             return True
         client, stored_key = redis_client(f"history:{self.key}")
         self.now = self.timer()
-        allowed, count, *oldest = _history_script(client)(
+        answer = _history_script(client)(
             keys=[stored_key],
-            args=[repr(self.now), self.duration, self.num_requests, self.duration],
+            args=[repr(self.now), self.duration, self.num_requests],
             client=client,
         )
+        if answer == 1:
+            return True
+        _refused, count, *oldest = answer
         self._count = int(count)
+        # No oldest time: a rate of 0 requests, which nothing ever passes.
         self._oldest = float(oldest[0]) if oldest else self.now
-        return bool(allowed)
+        return False
 
     def wait(self) -> float | None:
         """DRF's wait(), from the count and oldest time the script returned."""
