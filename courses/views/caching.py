@@ -75,6 +75,8 @@ def catalog_answer(handler: Callable[..., Any]) -> Callable[..., Any]:
             catalog_cache.entry_set(key, version, entry)
         return _answer(request, entry, response)
 
+    # For the schema (courses/schema.py): ETag, Cache-Control and the 304.
+    wrapper.is_catalog_answer = True
     return wrapper
 
 

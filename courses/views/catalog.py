@@ -79,5 +79,7 @@ class CourseViewSet(
 
     @extend_schema(summary=_("A course by slug"), responses=CourseSerializer)
     @action(detail=False, url_path=r"slug/(?P<slug>[-\w]+)", filter_backends=[])
+    @catalog_answer
     def slug(self, request: Request, slug: str) -> Response:
-        return self.retrieve(request, slug=slug)
+        # DRF's retrieve, not this class's: the answer is cached once, here.
+        return mixins.RetrieveModelMixin.retrieve(self, request, slug=slug)
