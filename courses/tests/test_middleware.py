@@ -38,8 +38,8 @@ def test_the_admins_middleware_is_djangos_own_classes():
 
     classes = [import_string(path) for path in settings.MIDDLEWARE]
 
-    for django_class in (SessionMiddleware, AuthenticationMiddleware, MessageMiddleware):
-        assert any(issubclass(cls, django_class) for cls in classes)
+    for admin_needs in (SessionMiddleware, AuthenticationMiddleware, MessageMiddleware):
+        assert any(issubclass(cls, admin_needs) for cls in classes)
     assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
 
 
