@@ -1346,10 +1346,10 @@ def main(argv: list[str] | None = None) -> int:
             f"({len(catalog.active_ids):,} active), "
             f"{catalog.enrollments:,} enrollments."
         )
+        sync = ", then gunicorn's sync workers for the second table"
         emit(
             f"Every server: gunicorn -c config/gunicorn.py (the README's production "
-            f"command: {args.workers} threaded workers), then gunicorn's sync "
-            f"workers for the second table"
+            f"command: {args.workers} threaded workers){sync if args.sync else ''}"
             f"{' (--preload)' if args.preload else ''}; wrk -t{args.threads} "
             f"-c{args.connections or 2 * args.workers}, {args.duration:g} s x "
             f"{args.repeat} per row, interleaved; medians. / bare: against bare "
