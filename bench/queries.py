@@ -5,7 +5,8 @@ it stands for (DJANGO_SETTINGS_MODULE picks the project or the baseline):
 
     python -m bench.queries plan.json > counts.json
 
-plan.json maps each scenario to {"warm": [request, ...], "measure": request};
+plan.json maps each scenario to {"warm": [request, ...], "measure": request,
+"expected_status": status};
 the warm-up requests run first (JWKS fetched and cached, lazy imports done),
 then the queries of the measured request are counted. With --profile N, the
 measured request is also repeated N times under pyinstrument and the profile

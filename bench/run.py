@@ -1,12 +1,22 @@
-"""Benchmark the API against the bare Django baseline, and print the tables.
+"""Benchmark the API against bare Django and the tutorial's code, and print the tables.
 
     python -m bench.run                  # full run (10,000 courses, then 1k/10k/100k)
     python -m bench.run --smoke          # tiny data, a few seconds per scenario (CI)
     python -m bench.run --topology-only  # only the multi-node rows (deploy/topology.py)
+    python -m bench.run --scenarios list_anon,revalidate_304 --courses 1000 \
+        --sizes '' --worker-steps '' --no-connection-step --no-topology --no-sync
+
+The main table runs every server with the README's production command
+(gunicorn -c config/gunicorn.py: threaded workers); a second table repeats
+the anonymous list and detail with gunicorn's sync workers. The API runs
+twice side by side: with its catalog cache (as deployed) and with
+CATALOG_CACHE_SECONDS=0.
 
 PostgreSQL is required: BENCH_DATABASE_URL (or --database-url) names the server;
-the runner creates and fills its own databases there (bench_10k, bench_1k,
-bench_100k; bench_smoke, dropped afterwards). See docs/PERFORMANCE.md.
+the runner creates and fills its own databases there (<prefix>_10k, <prefix>_1k,
+<prefix>_100k; <prefix>_smoke, dropped afterwards), the prefix being
+BENCH_DATABASE_PREFIX or --database-prefix (default: bench). See
+docs/PERFORMANCE.md.
 """
 
 import argparse
@@ -52,11 +62,27 @@ SIGNED_IN_STUDENT = "user_7"
 # (at most 120 anonymous or 600 signed-in). A one-second window keeps the work
 # production-sized while never refusing a request.
 HIGH_RATE = "1000000000/second"
-API, BASELINE = "api", "baseline"
+# The API as deployed (its catalog cache on), the API with that cache off, the
+# bare Django ceiling and the tutorial's code as written.
+API, API_NOCACHE, BASELINE, TUTORIAL = "api", "api-nocache", "baseline", "tutorial"
+SERVER_LABELS = {
+    API: "API, cache warm",
+    API_NOCACHE: "API, cache off",
+    BASELINE: "bare Django",
+    TUTORIAL: "tutorial as written",
+}
+APPS = {
+    API: ("config.wsgi:application", "config.settings"),
+    API_NOCACHE: ("config.wsgi:application", "config.settings"),
+    BASELINE: ("bench.baseline.wsgi:application", "bench.baseline.settings"),
+    TUTORIAL: ("bench.tutorial.wsgi:application", "bench.tutorial.settings"),
+}
+APIS = (API, API_NOCACHE)
 SCENARIOS = (
     "list_anon",
     "list_deep",
     "detail_anon",
+    "revalidate_304",
     "list_signed",
     "detail_signed",
     "my_courses",
@@ -65,6 +91,21 @@ SCENARIOS = (
     "webhook_first",
     "webhook_duplicate",
 )
+# SQL queries per request of the API before the catalog cache (cache off,
+# docs/PERFORMANCE.md): no scenario may need more.
+QUERY_BUDGET = {
+    "list_anon": 1,
+    "list_deep": 1,
+    "detail_anon": 1,
+    "revalidate_304": 1,
+    "list_signed": 1,
+    "detail_signed": 1,
+    "my_courses": 1,
+    "outline_anon": 1,
+    "lesson_signed": 3,
+    "webhook_first": 8,
+    "webhook_duplicate": 1,
+}
 
 
 # --- Servers -------------------------------------------------------------------
@@ -77,10 +118,11 @@ def free_port() -> int:
 
 
 class Server:
-    """One gunicorn master and its sync workers (gunicorn's default class).
+    """One gunicorn master and its workers.
 
-    Not the README's deployment, which runs config/gunicorn.py's threaded
-    (gthread) workers: the figures describe sync workers (docs/PERFORMANCE.md).
+    threaded: the README's production command, `gunicorn -c config/gunicorn.py`
+    (gthread workers, GUNICORN_THREADS threads each, and the rest of that
+    file's settings); otherwise gunicorn's default sync workers.
     """
 
     def __init__(
@@ -90,12 +132,15 @@ class Server:
         env: dict[str, str],
         workers: int,
         options: tuple[str, ...] = (),
+        *,
+        threaded: bool = True,
     ):
         self.name = name
         self.app = app
         self.env = env
         self.workers = workers
         self.options = options
+        self.threaded = threaded
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -107,13 +152,22 @@ class Server:
         self.port = free_port()
         RESULTS.mkdir(parents=True, exist_ok=True)
         log = open(RESULTS / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by Popen
-        command = [PYTHON, "-m", "gunicorn", self.app]
-        command += ["--workers", str(self.workers), "--timeout", "30"]
-        command += ["--bind", f"127.0.0.1:{self.port}", *self.options]
+        env = dict(self.env)
+        if self.threaded:
+            command = [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.py", self.app]
+            env.update(
+                WEB_CONCURRENCY=str(self.workers),
+                GUNICORN_BIND=f"127.0.0.1:{self.port}",
+            )
+        else:
+            command = [PYTHON, "-m", "gunicorn", self.app]
+            command += ["--workers", str(self.workers), "--timeout", "30"]
+            command += ["--bind", f"127.0.0.1:{self.port}"]
+        command += list(self.options)
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=self.env,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -174,7 +228,8 @@ class Server:
         return statistics.mean(rss), statistics.mean(uss)
 
 
-def fetch_status(server: Server, request: wrk.Request) -> int:
+def fetch(server: "Server", request: wrk.Request) -> tuple[int, dict[str, str]]:
+    """The status and headers of one request to the server."""
     data = request.body.encode() if request.body is not None else None
     http_request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
         server.url + request.path,
@@ -184,9 +239,20 @@ def fetch_status(server: Server, request: wrk.Request) -> int:
     )
     try:
         with urllib.request.urlopen(http_request, timeout=30) as response:  # noqa: S310
-            return response.status
+            return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, dict(error.headers)
+
+
+def fetch_status(server: "Server", request: wrk.Request) -> int:
+    return fetch(server, request)[0]
+
+
+def fetch_etag(server: "Server", request: wrk.Request) -> str:
+    status, headers = fetch(server, request)
+    if status != 200 or "ETag" not in headers:
+        raise RuntimeError(f"{request.path} on {server.name}: no ETag (HTTP {status})")
+    return headers["ETag"]
 
 
 # --- Databases ---------------------------------------------------------------------
@@ -245,7 +311,9 @@ class Catalog:
 
     @property
     def deep_page(self) -> int:
-        return max(1, len(self.active_ids) // 20 // 2)
+        """Page 200, or the middle page of a smaller catalog."""
+        pages = -(-len(self.active_ids) // 20)
+        return max(1, min(200, pages // 2))
 
 
 def read_catalog(url: str) -> Catalog:
@@ -417,10 +485,12 @@ class Scenario:
     name: str
     label: str
     servers: tuple[str, ...]
-    # The baseline scenario this one is compared with (None: no comparison).
+    # The bare Django scenario this one is compared with (None: no comparison).
     compare_to: str | None
-    build: Callable[[], list[wrk.Request]]
+    # The requests to cycle through, for the server they are sent to.
+    build: Callable[["Server"], list[wrk.Request]]
     unique: bool = False
+    expected_status: int = 200
 
 
 def scenarios(
@@ -432,10 +502,18 @@ def scenarios(
     # the Backend API (cached); the tokens outlive the run.
     signed = {"Authorization": clerk.authorization(SIGNED_IN_STUDENT, expires_in=7200)}
     student = {"Authorization": clerk.authorization(BENCH_STUDENT, expires_in=7200)}
-    both = (API, BASELINE)
+    anonymous = (API, API_NOCACHE, BASELINE, TUTORIAL)
 
     def details(headers: dict[str, str]) -> list[wrk.Request]:
         return [wrk.Request("GET", f"/api/courses/{i}/", headers) for i in detail_ids]
+
+    def revalidations(server: "Server") -> list[wrk.Request]:
+        """Each detail with the ETag the server gave it: a browser or CDN asking
+        whether its copy is still good."""
+        return [
+            wrk.Request("GET", r.path, {"If-None-Match": fetch_etag(server, r)})
+            for r in details({})[:100]
+        ]
 
     def lessons() -> list[wrk.Request]:
         return [
@@ -450,47 +528,59 @@ def scenarios(
         Scenario(
             "list_anon",
             "list, anonymous, page 1",
-            both,
+            anonymous,
             "list_anon",
-            lambda: [wrk.Request("GET", "/api/courses/")],
+            lambda _: [wrk.Request("GET", "/api/courses/")],
         ),
         Scenario(
             "list_deep",
             f"list, anonymous, page {catalog.deep_page}",
-            both,
+            (API_NOCACHE, BASELINE, TUTORIAL),
             "list_deep",
-            lambda: [wrk.Request("GET", f"/api/courses/?page={catalog.deep_page}")],
+            lambda _: [wrk.Request("GET", f"/api/courses/?page={catalog.deep_page}")],
         ),
         Scenario(
-            "detail_anon", "detail, anonymous", both, "detail_anon", lambda: details({})
+            "detail_anon",
+            "detail, anonymous",
+            anonymous,
+            "detail_anon",
+            lambda _: details({}),
+        ),
+        Scenario(
+            "revalidate_304",
+            "detail, anonymous, If-None-Match: 304",
+            (API,),
+            "detail_anon",
+            revalidations,
+            expected_status=304,
         ),
         Scenario(
             "list_signed",
             "list, signed in",
-            (API,),
+            (API, TUTORIAL),
             "list_anon",
-            lambda: [wrk.Request("GET", "/api/courses/", signed)],
+            lambda _: [wrk.Request("GET", "/api/courses/", signed)],
         ),
         Scenario(
             "detail_signed",
             "detail, signed in",
-            (API,),
+            (API, TUTORIAL),
             "detail_anon",
-            lambda: details(signed),
+            lambda _: details(signed),
         ),
         Scenario(
             "my_courses",
             "my-courses (10 paid)",
-            (API,),
+            (API, TUTORIAL),
             None,
-            lambda: [wrk.Request("GET", "/api/my-courses/", student)],
+            lambda _: [wrk.Request("GET", "/api/my-courses/", student)],
         ),
         Scenario(
             "outline_anon",
             f"outline, anonymous ({OUTLINE_LESSONS} lessons)",
-            (API,),
+            (API, API_NOCACHE),
             "detail_anon",
-            lambda: [
+            lambda _: [
                 wrk.Request("GET", f"/api/courses/{catalog.outline_course}/outline/")
             ],
         ),
@@ -499,17 +589,23 @@ def scenarios(
             "lesson, signed in, paid",
             (API,),
             "detail_anon",
-            lessons,
+            lambda _: lessons(),
         ),
         Scenario(
             "webhook_first",
             "webhook, first delivery",
             (API,),
             None,
-            lambda: [webhook_request(e) for e in webhooks.new_events(events_per_run)],
+            lambda _: [webhook_request(e) for e in webhooks.new_events(events_per_run)],
             unique=True,
         ),
-        Scenario("webhook_duplicate", "webhook, duplicate", (API,), None, duplicates),
+        Scenario(
+            "webhook_duplicate",
+            "webhook, duplicate",
+            (API,),
+            None,
+            lambda _: duplicates(),
+        ),
     ]
     return {s.name: s for s in items}
 
@@ -575,19 +671,29 @@ class Bench:
         return env
 
     def servers(
-        self, url: str, workers: int, extra_env: dict[str, str]
+        self,
+        url: str,
+        workers: int,
+        extra_env: dict[str, str],
+        wanted: tuple[str, ...],
+        *,
+        threaded: bool,
     ) -> dict[str, Server]:
-        # Cached counts and JWKS belong to one database: start from empty.
+        # Cached counts, answers and JWKS belong to one database: start empty.
         if self.args.redis_url:
             redis.Redis.from_url(self.args.redis_url).flushdb()
         env = {**self.env(url), **extra_env}
         options = ("--preload",) if self.args.preload else ()
-        return {
-            API: Server(API, "config.wsgi:application", env, workers, options),
-            BASELINE: Server(
-                BASELINE, "bench.baseline.wsgi:application", env, workers, options
-            ),
-        }
+        servers = {}
+        for name in wanted:
+            app, _settings = APPS[name]
+            server_env = dict(env)
+            if name == API_NOCACHE:
+                server_env["CATALOG_CACHE_SECONDS"] = "0"
+            servers[name] = Server(
+                name, app, server_env, workers, options, threaded=threaded
+            )
+        return servers
 
     def fail(self, message: str) -> None:
         print(f"FAILED: {message}", file=sys.stderr)
@@ -596,13 +702,13 @@ class Bench:
     def measure(
         self, server: Server, scenario: Scenario, *, duration: float
     ) -> wrk.Result | None:
-        items = scenario.build()
+        items = scenario.build(server)
         if not items:
             self.fail(f"{scenario.name} on {server.name}: no requests to send")
             return None
         probe = items.pop() if scenario.unique else items[0]
         status = fetch_status(server, probe)
-        if status != 200:
+        if status != scenario.expected_status:
             self.fail(f"{scenario.name} on {server.name}: HTTP {status}")
             return None
         result = wrk.run(
@@ -613,11 +719,12 @@ class Bench:
             threads=self.args.threads,
             connections=self.args.connections or 2 * server.workers,
             unique=scenario.unique,
+            expected_status=scenario.expected_status,
         )
         if result.non_200 or result.socket_errors:
             self.fail(
-                f"{scenario.name} on {server.name}: {result.non_200} non-200 answers, "
-                f"{result.socket_errors} socket errors"
+                f"{scenario.name} on {server.name}: {result.non_200} answers other "
+                f"than {scenario.expected_status}, {result.socket_errors} socket errors"
             )
         if scenario.unique and result.wrapped:
             self.fail(f"{scenario.name}: ran out of unique events; raise --events")
@@ -629,7 +736,7 @@ class Bench:
                 continue
             for name in scenario.servers:
                 if name in servers:
-                    items = scenario.build()
+                    items = scenario.build(servers[name])
                     if items:
                         wrk.run(
                             servers[name].url,
@@ -639,6 +746,7 @@ class Bench:
                             threads=self.args.threads,
                             connections=self.args.connections
                             or 2 * servers[name].workers,
+                            expected_status=scenario.expected_status,
                         )
 
     def prepare_webhooks(self, server: Server, webhooks: Webhooks) -> None:
@@ -666,11 +774,15 @@ class Bench:
                 warm = [webhook_request(payload)]
                 measure = webhook_request(payload)
             else:
-                measure = scenario.build()[0]
-                warm = [measure]
+                measure = scenario.build(server)[0]
+                # A revalidation is counted on a cached answer: the warm-up
+                # request is the plain GET that caches it.
+                plain = dataclasses.replace(measure, headers={})
+                warm = [plain if scenario.expected_status == 304 else measure]
             specs[scenario.name] = {
                 "warm": [dataclasses.asdict(r) for r in warm],
                 "measure": dataclasses.asdict(measure),
+                "expected_status": scenario.expected_status,
             }
         RESULTS.mkdir(parents=True, exist_ok=True)
         plan_path = self.workdir / f"queries-{server.name}.json"
@@ -684,7 +796,7 @@ class Bench:
             json.dumps(counts, indent=2)
         )
         for name, count in counts.items():
-            if count["status"] != 200:
+            if count["status"] != specs[name]["expected_status"]:
                 self.fail(f"{name} in-process on {server.name}: HTTP {count['status']}")
         for name in self.args.profile:
             if name not in specs or name == "webhook_first":
@@ -700,9 +812,7 @@ class Bench:
     def _in_process(
         self, server: Server, arguments: list[str]
     ) -> subprocess.CompletedProcess:
-        settings = (
-            "config.settings" if server.name == API else "bench.baseline.settings"
-        )
+        _app, settings = APPS[server.name]
         return subprocess.run(
             [PYTHON, "-m", "bench.queries", *arguments],
             cwd=ROOT,
@@ -718,17 +828,21 @@ class Bench:
         names: list[str],
         *,
         workers: int,
-        servers_wanted: tuple[str, ...] = (API, BASELINE),
+        servers_wanted: tuple[str, ...],
         queries: bool = True,
         extra_env: dict[str, str] | None = None,
+        threaded: bool = True,
     ) -> list[Row]:
         webhooks = Webhooks(catalog, seed=self.args.seed)
         plan = scenarios(catalog, self.clerk, webhooks, self.args.events)
-        servers = {
-            k: v
-            for k, v in self.servers(catalog.url, workers, extra_env or {}).items()
-            if k in servers_wanted
-        }
+        needed = {name for n in names for name in plan[n].servers}
+        servers = self.servers(
+            catalog.url,
+            workers,
+            extra_env or {},
+            tuple(name for name in servers_wanted if name in needed),
+            threaded=threaded,
+        )
         rows: dict[tuple[str, str], Row] = {}
         try:
             for server in servers.values():
@@ -766,7 +880,7 @@ class Bench:
                         row.rss_mb = max(row.rss_mb, rss)
                         row.uss_mb = max(row.uss_mb, uss)
                         print(
-                            f"  {name:<18} {server.name:<8} "
+                            f"  {name:<18} {server.name:<11} "
                             + (
                                 f"{result.requests_per_second:8.1f} req/s "
                                 f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms"
@@ -786,7 +900,8 @@ class Bench:
 
 
 def _ratio(row: Row, rows: list[Row]) -> float | None:
-    if row.server != API or not row.compare_to or not row.results:
+    """req/s against bare Django's answer of the same kind (its compare_to)."""
+    if row.server == BASELINE or not row.compare_to or not row.results:
         return None
     for other in rows:
         if (
@@ -798,20 +913,39 @@ def _ratio(row: Row, rows: list[Row]) -> float | None:
     return None
 
 
+def _to_tutorial(row: Row, rows: list[Row]) -> float | None:
+    """req/s against the tutorial's code on the same scenario."""
+    if row.server not in APIS or not row.results:
+        return None
+    for other in rows:
+        if (
+            other.server == TUTORIAL
+            and other.scenario == row.scenario
+            and other.results
+        ):
+            return row.rps / other.rps
+    return None
+
+
+def _fmt(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
+
+
 def main_table(rows: list[Row]) -> str:
     lines = [
-        "| scenario | server | req/s (median) | p50 ms | p99 ms | / baseline "
-        "| SQL queries/request | worker RSS (private) MB |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | server | req/s (median) | p50 ms | p99 ms | / bare "
+        "| / tutorial | SQL queries/request | worker RSS (private) MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
+        label = SERVER_LABELS.get(row.server, row.server)
         if not row.results:
-            lines.append(f"| {row.label} | {row.server} | failed | | | | | |")
+            lines.append(f"| {row.label} | {label} | failed | | | | | | |")
             continue
-        ratio = _ratio(row, rows)
         lines.append(
-            f"| {row.label} | {row.server} | {row.rps:.0f} | {row.p50:.1f} "
-            f"| {row.p99:.1f} | {f'{ratio:.2f}' if ratio is not None else '-'} "
+            f"| {row.label} | {label} | {row.rps:.0f} | {row.p50:.1f} "
+            f"| {row.p99:.1f} | {_fmt(_ratio(row, rows))} "
+            f"| {_fmt(_to_tutorial(row, rows))} "
             f"| {row.queries if row.queries is not None else '-'} "
             f"| {row.rss_mb:.0f} ({row.uss_mb:.0f}) |"
         )
@@ -821,30 +955,27 @@ def main_table(rows: list[Row]) -> str:
 def scaling_table(by_size: dict[int, list[Row]]) -> str:
     lines = [
         "| courses | scenario | server | req/s (median) | p50 ms | p99 ms "
-        "| / baseline | / API at smallest size |",
+        "| / bare | / API at smallest size |",
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     smallest = min(by_size) if by_size else 0
     for size, rows in sorted(by_size.items()):
         for row in rows:
+            label = SERVER_LABELS.get(row.server, row.server)
             if not row.results:
-                lines.append(
-                    f"| {size:,} | {row.label} | {row.server} | failed | | | | |"
-                )
+                lines.append(f"| {size:,} | {row.label} | {label} | failed | | | | |")
                 continue
-            ratio = _ratio(row, rows)
             growth = "-"
-            if row.server == API:
+            if row.server in APIS:
                 for first in by_size[smallest]:
                     if (first.scenario, first.server) == (
                         row.scenario,
-                        API,
+                        row.server,
                     ) and first.results:
                         growth = f"{row.rps / first.rps:.2f}"
             lines.append(
-                f"| {size:,} | {row.label} | {row.server} | {row.rps:.0f} "
-                f"| {row.p50:.1f} | {row.p99:.1f} "
-                f"| {f'{ratio:.2f}' if ratio is not None else '-'} "
+                f"| {size:,} | {row.label} | {label} | {row.rps:.0f} "
+                f"| {row.p50:.1f} | {row.p99:.1f} | {_fmt(_ratio(row, rows))} "
                 f"| {growth} |"
             )
     return "\n".join(lines)
@@ -880,7 +1011,10 @@ def connections_table(persistent: list[Row], per_request: list[Row]) -> str:
     ]
     for setting, rows in (("600", persistent), ("0", per_request)):
         for row in rows:
-            if row.server != API or row.scenario not in ("list_anon", "detail_anon"):
+            if row.server != API_NOCACHE or row.scenario not in (
+                "list_anon",
+                "detail_anon",
+            ):
                 continue
             if not row.results:
                 lines.append(f"| {setting} | {row.label} | failed | | |")
@@ -893,6 +1027,7 @@ def connections_table(persistent: list[Row], per_request: list[Row]) -> str:
 
 
 def targets(rows: list[Row], by_size: dict[int, list[Row]]) -> str:
+    """Each target of docs/PERFORMANCE.md on the main table: met or MISSED."""
     found = {(r.scenario, r.server): r for r in rows if r.results}
     checks = []
 
@@ -913,32 +1048,57 @@ def targets(rows: list[Row], by_size: dict[int, list[Row]]) -> str:
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
 
-    base_list, base_detail = rps("list_anon", BASELINE), rps("detail_anon", BASELINE)
-    check("anonymous list / baseline", ratio(rps("list_anon", API), base_list), 0.6)
+    bare = {name: rps(name, BASELINE) for name in ("list_anon", "detail_anon")}
+    for name, kind in (("list_anon", "list"), ("detail_anon", "detail")):
+        check(
+            f"anonymous {kind}, cache warm / bare",
+            ratio(rps(name, API), bare[name]),
+            1.2,
+        )
+        check(
+            f"anonymous {kind}, cache off / bare",
+            ratio(rps(name, API_NOCACHE), bare[name]),
+            0.6,
+        )
     check(
-        "anonymous detail / baseline", ratio(rps("detail_anon", API), base_detail), 0.6
-    )
-    check(
-        "signed-in list / baseline anonymous list",
-        ratio(rps("list_signed", API), base_list),
+        "deep page, cache off / bare deep page",
+        ratio(rps("list_deep", API_NOCACHE), rps("list_deep", BASELINE)),
         0.5,
     )
     check(
-        "signed-in detail / baseline anonymous detail",
-        ratio(rps("detail_signed", API), base_detail),
+        "deep page / page 1, both cache off (within 20 %)",
+        ratio(rps("list_deep", API_NOCACHE), rps("list_anon", API_NOCACHE)),
+        0.8,
+    )
+    check(
+        "signed-in detail / bare anonymous detail",
+        ratio(rps("detail_signed", API), bare["detail_anon"]),
         0.5,
     )
+    check(
+        "304 revalidation / bare anonymous detail",
+        ratio(rps("revalidate_304", API), bare["detail_anon"]),
+        1.5,
+    )
+    # Never slower than the tutorial's code, in any scenario both serve.
+    for row in rows:
+        if row.server in APIS and (row.scenario, TUTORIAL) in found:
+            check(
+                f"{row.label}, {SERVER_LABELS[row.server]} / tutorial",
+                _to_tutorial(row, rows),
+                1.0,
+            )
     if len(by_size) >= 2:
         sizes = sorted(by_size)
 
         def list_at(size: int) -> float | None:
             for row in by_size[size]:
-                if row.scenario == "list_anon" and row.server == API and row.results:
+                if row.scenario == "list_anon" and row.server in APIS and row.results:
                     return row.rps
             return None
 
         check(
-            f"anonymous list at {sizes[-1]:,} / at {sizes[0]:,} courses",
+            f"anonymous list (cache off) at {sizes[-1]:,} / at {sizes[0]:,} courses",
             ratio(list_at(sizes[-1]), list_at(sizes[0])),
             0.5,
         )
@@ -946,15 +1106,34 @@ def targets(rows: list[Row], by_size: dict[int, list[Row]]) -> str:
         row = found.get((scenario, API))
         value = float(row.queries) if row and row.queries is not None else None
         check(f"SQL queries, {scenario.replace('_', ' ')}", value, limit, at_most=True)
-    api_rss = max((r.rss_mb for r in rows if r.server == API), default=0)
+    over = [
+        f"{row.scenario} on {row.server}: {row.queries} > {QUERY_BUDGET[row.scenario]}"
+        for row in rows
+        if row.server in APIS
+        and row.queries is not None
+        and row.queries > QUERY_BUDGET.get(row.scenario, row.queries)
+    ]
+    measured = [row for row in rows if row.server in APIS and row.queries is not None]
+    if measured:
+        checks.append(
+            "- SQL queries per request, unchanged or lower in every scenario: "
+            + ("met" if not over else "MISSED (" + "; ".join(over) + ")")
+        )
+    api_rss = max((r.rss_mb for r in rows if r.server in APIS), default=0)
     base_rss = max((r.rss_mb for r in rows if r.server == BASELINE), default=0)
-    check("worker RSS / baseline", ratio(api_rss, base_rss), 1.5, at_most=True)
-    api_uss = max((r.uss_mb for r in rows if r.server == API), default=0)
+    check("worker RSS / bare", ratio(api_rss, base_rss), 1.5, at_most=True)
+    api_uss = max((r.uss_mb for r in rows if r.server in APIS), default=0)
     base_uss = max((r.uss_mb for r in rows if r.server == BASELINE), default=0)
     if api_uss and base_uss:
         checks.append(
-            f"- (for information) worker private memory / baseline: "
+            f"- (for information) worker private memory / bare: "
             f"{api_uss / base_uss:.2f} ({api_uss:.0f} MB / {base_uss:.0f} MB)"
+        )
+    signed_list = ratio(rps("list_signed", API), bare["list_anon"])
+    if signed_list is not None:
+        checks.append(
+            f"- (for information) signed-in list / bare anonymous list: "
+            f"{signed_list:.2f}"
         )
     return "\n".join(checks)
 
@@ -994,7 +1173,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
         ),
-        help="PostgreSQL server on which the bench_* databases are created",
+        help="PostgreSQL server on which the <prefix>_* databases are created",
+    )
+    parser.add_argument(
+        "--database-prefix",
+        default=os.environ.get("BENCH_DATABASE_PREFIX", "bench"),
+        help="name prefix of the databases the runner creates (default: bench)",
     )
     parser.add_argument(
         "--redis-url",
@@ -1015,9 +1199,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--peers",
+        default=f"{BASELINE},{TUTORIAL}",
+        help="servers the API is compared with: baseline, tutorial (default: both)",
+    )
+    parser.add_argument(
+        "--sync",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also measure the anonymous list and detail with gunicorn's sync "
+        "workers (default: on, off with --smoke)",
+    )
+    parser.add_argument(
         "--preload",
         action="store_true",
-        help="start both servers with gunicorn --preload (not the README's command)",
+        help="start every server with gunicorn --preload (not the README's command)",
     )
     parser.add_argument(
         "--no-connection-step",
@@ -1061,6 +1257,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.scenarios + args.profile) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    args.peers = tuple(name for name in args.peers.split(",") if name)
+    if set(args.peers) - {BASELINE, TUTORIAL}:
+        parser.error("--peers takes baseline and tutorial")
     if args.smoke:
         args.courses = 200
         args.sizes = ""
@@ -1081,11 +1280,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.redis_url = ""
     if args.topology_only:
         args.topology = True
+        args.sync = False
         args.sizes = ""
         args.worker_steps = ""
         args.connection_step = False
     elif args.topology is None:
         args.topology = not args.smoke
+    if args.sync is None:
+        args.sync = not args.smoke
     if not args.events:
         # Comfortably more than two workers can take in one measurement.
         args.events = int(max(2000, 800 * args.duration))
@@ -1127,9 +1329,11 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         output.write(text + "\n")
 
-    main_name = "bench_smoke" if args.smoke else f"bench_{args.courses // 1000}k"
+    prefix = args.database_prefix
+    main_name = f"{prefix}_smoke" if args.smoke else f"{prefix}_{args.courses // 1000}k"
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     steps = [int(s) for s in args.worker_steps.split(",") if s.strip()]
+    servers = (API, API_NOCACHE, *args.peers)
     try:
         url = create_database(args.database_url, main_name, fresh=args.smoke)
         load(url, args.courses)
@@ -1142,41 +1346,68 @@ def main(argv: list[str] | None = None) -> int:
             f"({len(catalog.active_ids):,} active), "
             f"{catalog.enrollments:,} enrollments."
         )
+        sync = ", then gunicorn's sync workers for the second table"
         emit(
-            f"gunicorn: {args.workers} sync workers each (not the threaded "
-            "workers of config/gunicorn.py)"
+            f"Every server: gunicorn -c config/gunicorn.py (the README's production "
+            f"command: {args.workers} threaded workers){sync if args.sync else ''}"
             f"{' (--preload)' if args.preload else ''}; wrk -t{args.threads} "
             f"-c{args.connections or 2 * args.workers}, {args.duration:g} s x "
-            f"{args.repeat} per row, interleaved; medians."
+            f"{args.repeat} per row, interleaved; medians. / bare: against bare "
+            "Django's anonymous answer of the same kind; / tutorial: against the "
+            "tutorial's code on the same scenario."
         )
         emit()
         names = [name for name in SCENARIOS if name in args.scenarios]
         rows = []
         if not args.topology_only:
-            print("Main scenarios", file=sys.stderr)
-            rows = bench.run_catalog(catalog, names, workers=args.workers)
+            print("Main scenarios (config/gunicorn.py)", file=sys.stderr)
+            rows = bench.run_catalog(
+                catalog, names, workers=args.workers, servers_wanted=servers
+            )
+            emit(f"## Main scenarios, {catalog.courses:,} courses, config/gunicorn.py")
+            emit()
             emit(main_table(rows))
             emit()
 
+        sync_names = [n for n in ("list_anon", "detail_anon") if n in names]
+        if args.sync and sync_names:
+            print("Sync workers", file=sys.stderr)
+            sync_rows = bench.run_catalog(
+                catalog,
+                sync_names,
+                workers=args.workers,
+                servers_wanted=servers,
+                queries=False,
+                threaded=False,
+            )
+            emit(f"## Sync workers ({args.workers}, gunicorn's default class)")
+            emit()
+            emit(main_table(sync_rows))
+            emit()
+
         by_size: dict[int, list[Row]] = {}
+        scaled = (API_NOCACHE, BASELINE)
         for size in sizes:
             print(f"Scaling: {size} courses", file=sys.stderr)
             if size == args.courses:
                 by_size[size] = [
-                    r for r in rows if r.scenario in ("list_anon", "detail_anon")
+                    r
+                    for r in rows
+                    if r.scenario in ("list_anon", "detail_anon") and r.server in scaled
                 ]
                 continue
-            name = f"bench_{size // 1000}k" if size >= 1000 else f"bench_{size}"
+            name = f"{prefix}_{size // 1000}k" if size >= 1000 else f"{prefix}_{size}"
             size_url = create_database(args.database_url, name, fresh=False)
             load(size_url, size)
             by_size[size] = bench.run_catalog(
                 read_catalog(size_url),
                 ["list_anon", "detail_anon"],
                 workers=args.workers,
+                servers_wanted=scaled,
                 queries=False,
             )
         if by_size:
-            emit("## Scaling: anonymous list and detail by catalog size")
+            emit("## Scaling: anonymous list and detail by catalog size, cache off")
             emit()
             emit(scaling_table(by_size))
             emit()
@@ -1188,11 +1419,14 @@ def main(argv: list[str] | None = None) -> int:
                 catalog,
                 ["list_anon"],
                 workers=workers,
-                servers_wanted=(API,),
+                servers_wanted=(API_NOCACHE,),
                 queries=False,
             )
         if by_workers:
-            emit("## Workers: API, anonymous list (wrk: 2 connections per worker)")
+            emit(
+                "## Workers: API, anonymous list, cache off "
+                "(wrk: 2 connections per worker)"
+            )
             emit()
             emit(workers_table(by_workers))
             emit()
@@ -1203,11 +1437,14 @@ def main(argv: list[str] | None = None) -> int:
                 catalog,
                 ["list_anon", "detail_anon"],
                 workers=args.workers,
-                servers_wanted=(API,),
+                servers_wanted=(API_NOCACHE,),
                 queries=False,
                 extra_env={"DB_CONN_MAX_AGE": "0"},
             )
-            emit("## Database connections: API, persistent (600 s) or per request (0)")
+            emit(
+                "## Database connections: API, cache off, persistent (600 s) or "
+                "per request (0)"
+            )
             emit()
             emit(connections_table(rows, per_request))
             emit()

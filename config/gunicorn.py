@@ -59,6 +59,20 @@ limit_request_field_size = 8190
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = 200
 
+# The master imports the application (and its URL configuration, see
+# config/wsgi.py) once and each worker is forked from it. Without this, every
+# recycled worker imports Django and the project again, about 0.5 s of CPU:
+# once every 2,000 requests, 0.25 ms per request, a quarter of what a cached
+# catalog answer costs. Forked workers also share the imported code's memory.
+# Nothing opens a connection at import time (databases, Redis and HTTP
+# clients connect on first use, in the worker).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").strip().lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
+
 # No gunicorn access log: it would print query strings (payment session
 # ids). courses.middleware.RequestLogMiddleware logs each request instead.
 accesslog = None

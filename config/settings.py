@@ -103,21 +103,27 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, authentication and messages: Django's, for the admin (every
+    # path outside /api/); the API's Bearer-token requests skip them.
+    "courses.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # After CORS (browsers can read the refusal) and the locale (it is
     # translated), before anything that reads the body.
     "courses.middleware.ApiInputGuardMiddleware",
     # Django's, with a JSON 404 for a POST to a path missing its final slash.
     "courses.middleware.CommonMiddleware",
+    # Django's own class, so that `check --deploy` still sees it; API views
+    # are csrf_exempt (DRF), so on /api/ it only reads the absent cookie.
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "courses.middleware.AuthenticationMiddleware",
     # The staff's second factor: request.user.is_verified(), then the admin's
     # gate (signed in with the password only: the two-factor pages, no more).
-    "django_otp.middleware.OTPMiddleware",
+    "courses.middleware.OTPMiddleware",
     "courses.middleware.AdminSecondFactorMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "courses.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers to signed-in callers are never kept by shared caches.
+    "courses.middleware.PrivateAnswersMiddleware",
     # Last, as axes asks: turns a locked-out sign-in into its refusal page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -360,6 +366,20 @@ REST_FRAMEWORK = {
 # Seconds the catalog's page count is shared before COUNT(*) runs again (0 = never
 # cached): a new or withdrawn course reaches `count` at most this late.
 CATALOG_COUNT_CACHE_SECONDS = env_int("CATALOG_COUNT_CACHE_SECONDS", 60)
+
+# --- Caching the public catalog (courses/views/caching.py) -----------------------
+# Seconds an anonymous answer of the catalog (course list, detail, outline) is
+# served from the shared cache (0 = off). Edits to courses, sections and lessons
+# retire the cached answers at once; `enrollment_count` may lag by this long.
+CATALOG_CACHE_SECONDS = env_int_between("CATALOG_CACHE_SECONDS", 30, 0, 86400)
+# What anonymous catalog answers tell browsers and CDNs (Cache-Control: public,
+# max-age, stale-while-revalidate): how long they may reuse an answer without
+# asking, and then how long they may still show it while they ask. Signed-in
+# answers are always "private, no-store".
+CATALOG_HTTP_MAX_AGE = env_int_between("CATALOG_HTTP_MAX_AGE", 30, 0, 86400)
+CATALOG_HTTP_STALE_WHILE_REVALIDATE = env_int_between(
+    "CATALOG_HTTP_STALE_WHILE_REVALIDATE", 30, 0, 86400
+)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Course Platform API",

@@ -11,6 +11,7 @@ class CoursesConfig(AppConfig):
 
     def ready(self) -> None:
         from courses import (
+            catalog_invalidation,  # noqa: F401 - connects receivers
             checks,  # noqa: F401 - registers the system checks
             receivers,
         )

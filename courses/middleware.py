@@ -1,6 +1,8 @@
 """Request middleware: one structured log line per request, input guards,
-Django's CommonMiddleware with a JSON answer for a missing trailing slash, and
-the admin's gate before the second factor.
+Django's CommonMiddleware with a JSON answer for a missing trailing slash,
+`private, no-store` for answers to signed-in callers, Django's session,
+authentication and messages middleware (and django-otp's) for the pages outside
+/api/ only, and the admin's gate before the second factor.
 
 RequestLogMiddleware logs what an operator needs (method, path, status,
 duration, Clerk user id, client IP as courses.http.client_ip finds it) and
@@ -9,6 +11,7 @@ tokens, webhook signatures and payloads stay out of the logs.
 ApiInputGuardMiddleware refuses, before any view runs, request bodies over
 DATA_UPLOAD_MAX_MEMORY_SIZE (413), NUL bytes in the path (404) and in the
 admin's query strings (400), with DRF's JSON error shape.
+
 AdminSecondFactorMiddleware keeps staff who signed in with their password only
 on the two-factor pages until they enter an authenticator code.
 """
@@ -20,6 +23,9 @@ from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -31,6 +37,7 @@ from django.urls import reverse
 from django.utils.functional import LazyObject
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django_otp import middleware as otp
 
 from courses.http import client_ip
 from courses.second_factor import second_factor_passed, second_factor_required
@@ -155,6 +162,67 @@ class CommonMiddleware(common.CommonMiddleware):
             ) % {"method": request.method, "path": f"{request.path}/"}
             return _json_error(detail, 404)
         return super().process_response(request, response)
+
+
+class PrivateAnswersMiddleware:
+    """`Cache-Control: private, no-store` on every /api/ answer to a caller with
+    credentials (an Authorization header, or a signed-in user), unless the
+    view set its own.
+
+    Such an answer can be about that caller alone (`is_enrolled`, their
+    enrollments, a 401 about their token): neither a shared cache (CDN, proxy)
+    nor the browser's disk may keep it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path_info.startswith(API_PREFIX)
+            and "Cache-Control" not in response
+            and (
+                "HTTP_AUTHORIZATION" in request.META
+                or _clerk_user_id(request) is not None
+            )
+        ):
+            response["Cache-Control"] = "private, no-store"
+        return response
+
+
+# --- Django's middleware for the admin only ----------------------------------------
+
+
+class _OutsideApiOnly:
+    """Skips the middleware for /api/ paths, which authenticate with Bearer tokens.
+
+    The API reads no session, no Django user and no messages; the admin (and
+    any page outside /api/) gets the middleware as Django ships it. The split
+    is on the path, so that a page added outside /api/ keeps it by default.
+    """
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(API_PREFIX):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_OutsideApiOnly, sessions.SessionMiddleware):
+    """Django's SessionMiddleware, outside /api/ only."""
+
+
+class AuthenticationMiddleware(_OutsideApiOnly, auth.AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware, outside /api/ only: API views get
+    their user from DRF's authentication (courses.authentication)."""
+
+
+class MessageMiddleware(_OutsideApiOnly, messages.MessageMiddleware):
+    """Django's MessageMiddleware, outside /api/ only."""
+
+
+class OTPMiddleware(_OutsideApiOnly, otp.OTPMiddleware):
+    """django-otp's OTPMiddleware (request.user.is_verified()), outside /api/ only."""
 
 
 # The admin's pages a staff member may reach before the second factor: signing

@@ -9,7 +9,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
 )
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -80,6 +80,17 @@ class AutoSchema(SpectacularAutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
+        if self._is_catalog_answer() and "304" not in responses:
+            responses["304"] = self._get_response_for_code(
+                OpenApiResponse(
+                    description=_(
+                        "Not modified: If-None-Match names the answer's current "
+                        "ETag (anonymous callers); no body"
+                    )
+                ),
+                "304",
+                direction=direction,
+            )
         for code, response in self._error_responses().items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(
@@ -122,6 +133,28 @@ class AutoSchema(SpectacularAutoSchema):
         )
         return errors
 
+    def _is_catalog_answer(self) -> bool:
+        """A handler wrapped by courses.views.caching.catalog_answer."""
+        action = getattr(self.view, "action", None) or self.method.lower()
+        handler = getattr(self.view, action, None)
+        return getattr(handler, "is_catalog_answer", False)
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self._is_catalog_answer():
+            parameters.append(
+                OpenApiParameter(
+                    "If-None-Match",
+                    str,
+                    OpenApiParameter.HEADER,
+                    description=_(
+                        "The ETag of a copy already held: 304 if it is still "
+                        "current (anonymous callers)"
+                    ),
+                )
+            )
+        return parameters
+
     def _requires_sign_in(self) -> bool:
         return not all(
             isinstance(permission, AllowAny)
@@ -132,6 +165,28 @@ class AutoSchema(SpectacularAutoSchema):
         self, status_code: str, direction: str = "response"
     ) -> dict[str, Any]:
         headers = super()._get_response_headers_for_code(status_code, direction)
+        if status_code in ("200", "304") and self._is_catalog_answer():
+            headers.setdefault(
+                "ETag",
+                {
+                    "schema": {"type": "string"},
+                    "description": str(
+                        _("The answer's version, for If-None-Match (anonymous callers)")
+                    ),
+                },
+            )
+            headers.setdefault(
+                "Cache-Control",
+                {
+                    "schema": {"type": "string"},
+                    "description": str(
+                        _(
+                            "Anonymous: public, max-age and stale-while-revalidate "
+                            "(CATALOG_HTTP_*); signed in: private, no-store"
+                        )
+                    ),
+                },
+            )
         if status_code == "429":
             headers.setdefault(
                 "Retry-After",

@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from courses.models.base import CatalogQuerySet
 from courses.models.learning import (
     Lesson,
     published_lesson_count,
@@ -14,7 +15,7 @@ from courses.models.learning import (
 from courses.models.payments import Enrollment
 
 
-class CourseQuerySet(models.QuerySet):
+class CourseQuerySet(CatalogQuerySet):
     def active(self) -> "CourseQuerySet":
         return self.filter(is_active=True)
 

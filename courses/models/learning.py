@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from courses.models.base import CatalogQuerySet
+
 
 class Section(models.Model):
     course = models.ForeignKey(
@@ -26,6 +28,8 @@ class Section(models.Model):
         validators=[MinValueValidator(0)],
         help_text=_("Sections are shown by position, then in the order created."),
     )
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("section")
@@ -49,7 +53,7 @@ class Section(models.Model):
         return f"{self.course} / {self.title}"
 
 
-class LessonQuerySet(models.QuerySet):
+class LessonQuerySet(CatalogQuerySet):
     def published(self) -> "LessonQuerySet":
         return self.filter(is_published=True)
 

@@ -7,6 +7,7 @@ the enrollment's own row.
 """
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 from django.db import models
@@ -123,10 +124,19 @@ def enrollment_list_for_student(
     `progress_*`), so that neither the nested course nor the progress needs a
     query.
     """
-    enrollments = Enrollment.objects.for_student(clerk_user_id)
+    enrollments = _annotated_enrollments().for_student(clerk_user_id)
     if paid_only:
         enrollments = enrollments.paid()
-    enrollments = enrollments.select_related("course").annotate(
+    return enrollments
+
+
+@functools.cache
+def _annotated_enrollments() -> EnrollmentQuerySet:
+    """Every enrollment with its course and annotations: built once per process
+    and filtered (cloned) for each request, never evaluated itself. Building
+    these five correlated subqueries costs Django more CPU than PostgreSQL
+    takes to run them (courses/selectors/catalog.py does the same)."""
+    enrollments = Enrollment.objects.select_related("course").annotate(
         course_paid_enrollment_count=paid_enrollment_count(models.OuterRef("course_id"))
     )
     return _with_progress(enrollments)

@@ -13,10 +13,17 @@ from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
+import redis
 
+from courses.catalog_cache import VERSION_KEY
 from courses.management.commands.release import RELEASE_LOCK_KEY
 
 pytestmark = pytest.mark.postgres_only
+
+# A database number of its own (the test empties it); the key as the settings'
+# KEY_PREFIX and Django's version 1 name it.
+REDIS_URL = "redis://127.0.0.1:6379/7"
+CATALOG_VERSION_KEY = f"courseplatform:1:{VERSION_KEY}"
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -27,6 +34,8 @@ PRODUCTION_ENV = {
     "CLERK_ISSUER": "https://example.clerk.accounts.dev",
     "TRUSTED_PROXY_COUNT": "1",
     "SECURE_SSL_REDIRECT": "True",
+    # Required with DEBUG off (courses.E001 in the deploy check).
+    "CLERK_ISSUER": "https://example.clerk.accounts.dev",
 }
 
 
@@ -129,3 +138,18 @@ def test_a_release_that_fails_the_deploy_check_changes_no_schema(fresh_database)
     assert release.returncode != 0
     assert "security.W008" in output
     assert _applied_migrations(fresh_database) == []
+
+
+@pytest.mark.redis
+def test_a_release_retires_the_cached_catalog_answers(fresh_database):
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
+    client.flushdb()
+    client.set(CATALOG_VERSION_KEY, b"before-the-release")
+
+    release = _release(fresh_database, REDIS_URL=REDIS_URL)
+    output, _ = release.communicate(timeout=120)
+
+    assert release.returncode == 0, output
+    assert "Cached catalog answers retired." in output
+    assert client.get(CATALOG_VERSION_KEY) != b"before-the-release"
+    client.flushdb()

@@ -112,7 +112,32 @@ def test_list_operations_list_a_validation_error_for_their_parameters(schema):
         "ordering",
         "page",
         "page_size",
+        "If-None-Match",
     }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/courses/",
+        "/api/courses/{id}/",
+        "/api/courses/slug/{slug}/",
+        "/api/courses/{id}/outline/",
+    ],
+)
+def test_catalog_answers_document_their_etag_and_the_304(schema, path):
+    operation = schema["paths"][path]["get"]
+
+    assert "content" not in operation["responses"]["304"]
+    assert {"ETag", "Cache-Control"} <= set(operation["responses"]["200"]["headers"])
+    assert {"ETag", "Cache-Control"} <= set(operation["responses"]["304"]["headers"])
+    assert {"name": "If-None-Match", "in": "header"}.items() <= next(
+        p for p in operation["parameters"] if p["name"] == "If-None-Match"
+    ).items()
+
+
+def test_personal_answers_document_no_304(schema):
+    assert "304" not in schema["paths"]["/api/my-courses/"]["get"]["responses"]
 
 
 def test_course_list_is_paginated_and_nested_courses_are_typed(schema):

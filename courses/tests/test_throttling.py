@@ -1,11 +1,16 @@
 """Anonymous and signed-in rates from the settings; 429 JSON with Retry-After."""
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from rest_framework.request import Request
 from rest_framework.settings import api_settings
+from rest_framework.test import APIRequestFactory
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from courses.authentication import ClerkUser
@@ -154,3 +159,97 @@ def test_behind_one_proxy_the_address_it_appended_is_the_client(
 
     assert one_client == [200] * 10 + [429] * 20
     assert many_clients == [200] * 30
+
+
+# --- With Redis: one atomic script per request ---------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/7"
+
+
+@pytest.fixture
+def on_redis(settings):
+    """The shared cache on Redis, as in production (REDIS_URL)."""
+    redis.Redis.from_url(REDIS_URL, socket_timeout=1).flushdb()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "test",
+        }
+    }
+    yield
+    redis.Redis.from_url(REDIS_URL, socket_timeout=1).flushdb()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttles' clock, moved by hand: now[0] seconds."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: now[0]))
+    return now
+
+
+@pytest.mark.redis
+def test_on_redis_the_rate_holds_with_a_json_429_and_retry_after(
+    api_client, low_rates, on_redis, clock
+):
+    CourseFactory()
+    answers = [api_client.get("/api/health/").status_code for _ in range(3)]
+    statuses = [api_client.get("/api/courses/").status_code for _ in range(2)]
+    clock[0] += 20
+
+    throttled = api_client.get("/api/courses/")
+
+    assert answers == [200, 200, 200]  # never throttled
+    assert statuses == [200, 200]
+    assert throttled.status_code == 429
+    assert set(throttled.json()) == {"detail"}
+    assert throttled["Retry-After"] == "40"  # DRF's own arithmetic
+
+
+@pytest.mark.redis
+def test_on_redis_requests_leave_the_window_after_the_period(
+    api_client, low_rates, on_redis, clock
+):
+    CourseFactory()
+    first = [api_client.get("/api/courses/").status_code for _ in range(3)]
+    clock[0] += 60.5
+
+    later = [api_client.get("/api/courses/").status_code for _ in range(3)]
+
+    assert first == later == [200, 200, 429]
+
+
+@pytest.mark.redis
+def test_on_redis_each_signed_in_user_has_a_rate_of_their_own(
+    api_client, low_rates, on_redis, clock
+):
+    api_client.force_authenticate(user=ClerkUser(clerk_user_id="user_a"))
+    user_a = [api_client.get("/api/my-courses/").status_code for _ in range(4)]
+    api_client.force_authenticate(user=ClerkUser(clerk_user_id="user_b"))
+
+    user_b = api_client.get("/api/my-courses/")
+
+    assert user_a == [200, 200, 200, 429]
+    assert user_b.status_code == 200
+
+
+@pytest.mark.redis
+def test_on_redis_concurrent_requests_never_pass_the_rate(monkeypatch, on_redis):
+    """Twenty requests at once from one client, rate 5: five pass, on any
+    number of workers or nodes (DRF's read-then-write lets more through)."""
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "anon": "5/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    request = Request(APIRequestFactory().get("/api/courses/"))
+    request.user = None
+    barrier = threading.Barrier(20)
+
+    def attempt(_: int) -> bool:
+        throttle = AnonRateThrottle()
+        barrier.wait()
+        return throttle.allow_request(request, view=None)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        allowed = list(pool.map(attempt, range(20)))
+
+    assert allowed.count(True) == 5

@@ -524,12 +524,18 @@ def test_a_pooler_restart_answers_503_json_then_recovers_without_node_restarts(
     user_id = _student(clerk, "outage").user_id
     delivery = _paid_delivery(stripe, _course(topology, "django-avance"), user_id)
 
+    # Each node's catalog page cached (the host is part of the cache key).
+    cached_before = [_status(f"{node}/api/courses/") for node in topology.nodes]
+
     topology.cli("kill", "pooler")
+    # A page no one has asked for: not in the catalog cache, it needs the
+    # database.
     during = [
-        requests.get(f"{base}/api/courses/", timeout=10)
+        requests.get(f"{base}/api/courses/?page_size=7", timeout=10)
         for base in [*topology.nodes, topology.api]
         for _ in range(3)
     ]
+    cached_during = [_status(f"{node}/api/courses/") for node in topology.nodes]
     webhook_during = _deliver(topology.api, delivery)
     # Both nodes fail their health check: HAProxy answers by itself.
     _wait_until(
@@ -543,6 +549,9 @@ def test_a_pooler_restart_answers_503_json_then_recovers_without_node_restarts(
         lambda: _status(f"{topology.api}/api/courses/") == 200,
     )
 
+    assert cached_before == [200, 200]
+    # The cached answers need neither PostgreSQL nor the pooler.
+    assert cached_during == [200, 200]
     assert {response.status_code for response in [*during, from_lb]} == {503}
     assert all(response.json()["detail"] for response in [*during, from_lb])
     assert all(response.headers["Retry-After"] for response in [*during, from_lb])

@@ -513,6 +513,65 @@ def test_course_list_signed_in_on_a_cold_cache_costs_two_queries(
     assert response.json()["count"] == 30
 
 
+@pytest.mark.parametrize(
+    "query", ["", "&ordering=price", "&ordering=-title&instructor=a", "&min_price=1"]
+)
+def test_a_deep_page_holds_the_rows_of_its_offset_in_order(api_client, query):
+    CourseFactory.create_batch(23, instructor_name="Ana")
+    CourseFactory.create_batch(10, price=Decimal("5.00"), instructor_name="Jean")
+    everything = api_client.get(f"/api/courses/?page_size=100{query}").json()
+
+    pages = [
+        api_client.get(f"/api/courses/?page_size=7&page={page}{query}").json()
+        for page in (1, 2, 3, 4, 5)
+    ]
+
+    assert [row for page in pages for row in page["results"]] == everything["results"]
+    assert {page["count"] for page in pages} == {everything["count"]}
+    assert "page=4" in pages[2]["next"]
+    assert "page=2" in pages[2]["previous"]
+
+
+def test_a_deep_page_costs_one_query_like_the_first(
+    api_client, student, django_assert_num_queries
+):
+    _catalog(45, 2, student)
+    api_client.get("/api/courses/?page_size=5")  # the count, cached for every page
+    api_client.force_authenticate(user=student)
+
+    with django_assert_num_queries(1):
+        deep = api_client.get("/api/courses/?page_size=5&page=8")
+
+    assert len(deep.json()["results"]) == 5
+    assert all(row["is_enrolled"] for row in deep.json()["results"])
+
+
+@pytest.mark.postgres_only
+def test_a_deep_page_counts_enrollments_for_its_own_rows_only(student):
+    """With OFFSET, PostgreSQL computes the enrollment count of every row it
+    skips; ids first, it computes it for the page's rows only."""
+    from django.db import connection
+
+    from courses.pagination import CachedCountPaginator
+    from courses.selectors import course_list_public
+
+    _catalog(60, 1, student)
+    page = CachedCountPaginator(course_list_public(), 10).page(5)
+    sql, params = page.object_list.query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+
+    assert max(_loops(plan[0]["Plan"])) <= 10
+
+
+def _loops(node: dict):
+    yield node["Actual Loops"]
+    for child in node.get("Plans", []):
+        yield from _loops(child)
+
+
 @pytest.mark.parametrize(("courses", "per_course"), [(5, 0), (30, 5)])
 def test_course_detail_costs_one_query_at_any_size(
     api_client, student, django_assert_num_queries, courses, per_course

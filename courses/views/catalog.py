@@ -20,6 +20,7 @@ from courses.serializers import (
     CourseListSerializer,
     CourseSerializer,
 )
+from courses.views.caching import catalog_answer
 
 
 @extend_schema_view(
@@ -30,13 +31,31 @@ class CourseViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Active courses, public; `is_enrolled` is true only for a signed-in caller
-    who has paid for the course."""
+    who has paid for the course. Anonymous answers come from the shared cache
+    (courses/views/caching.py)."""
 
     permission_classes = [AllowAny]
     filterset_class = CourseFilter
     pagination_class = CatalogPagination
     # Non-numeric ids never reach the database: the URL does not match (404).
     lookup_value_regex = r"[0-9]+"
+    # What the list reads; an anonymous answer to a URL with any other query
+    # parameter is computed every time rather than cached.
+    cached_query_params = frozenset(
+        {
+            CatalogPagination.page_query_param,
+            CatalogPagination.page_size_query_param,
+            *CourseFilter.base_filters,
+        }
+    )
+
+    @catalog_answer
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @catalog_answer
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return super().retrieve(request, *args, **kwargs)
 
     def get_queryset(self):
         return course_list_public(user=self.request.user)
@@ -60,5 +79,7 @@ class CourseViewSet(
 
     @extend_schema(summary=_("A course by slug"), responses=CourseSerializer)
     @action(detail=False, url_path=r"slug/(?P<slug>[-\w]+)", filter_backends=[])
+    @catalog_answer
     def slug(self, request: Request, slug: str) -> Response:
-        return self.retrieve(request, slug=slug)
+        # DRF's retrieve, not this class's: the answer is cached once, here.
+        return mixins.RetrieveModelMixin.retrieve(self, request, slug=slug)

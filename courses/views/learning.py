@@ -41,6 +41,7 @@ from courses.serializers.learning import (
     LessonSerializer,
 )
 from courses.services.learning import lesson_complete, lesson_uncomplete
+from courses.views.caching import catalog_answer
 
 
 @extend_schema_view(
@@ -138,7 +139,11 @@ def _published_lesson(pk: int) -> Lesson:
 
 
 class CourseOutlineView(APIView):
+    """Anonymous answers come from the shared cache (courses/views/caching.py):
+    they depend on the course only."""
+
     permission_classes = [AllowAny]
+    cached_query_params = frozenset()
 
     @extend_schema(
         operation_id="courses_outline",
@@ -156,6 +161,7 @@ class CourseOutlineView(APIView):
         },
         tags=["learning"],
     )
+    @catalog_answer
     def get(self, request: Request, pk: int) -> Response:
         try:
             outline = course_outline_get(

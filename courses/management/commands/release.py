@@ -1,4 +1,5 @@
-"""The release step of a deploy: check --deploy, migrate, collectstatic.
+"""The release step of a deploy: check --deploy, migrate, collectstatic, and
+retire the cached catalog answers.
 
 Run once per deploy, before the new nodes take traffic (bin/release, the
 Procfile's release phase). Migrations go over DATABASE_DIRECT_URL when it is
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser, OutputWrapper
 from django.db import DEFAULT_DB_ALIAS, connections
+
+from courses import catalog_cache
 
 # A fixed 64-bit key: the same for every release of this project.
 RELEASE_LOCK_KEY = int.from_bytes(
@@ -81,4 +84,22 @@ class Command(BaseCommand):
                 "migrate", database=alias, interactive=False, verbosity=verbosity
             )
             call_command("collectstatic", interactive=False, verbosity=verbosity)
+        self._retire_catalog_answers()
         self.stdout.write(self.style.SUCCESS("Release done."))
+
+    def _retire_catalog_answers(self) -> None:
+        # Migrations write rows without the receivers of catalog_invalidation,
+        # and the new code may shape its answers differently: the cached
+        # catalog answers are retired. A cache out of reach fails nothing;
+        # its answers expire within CATALOG_CACHE_SECONDS anyway.
+        try:
+            catalog_cache.invalidate()
+        except Exception as exc:  # whatever the cache backend raises: reported
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Cached catalog answers not retired ({type(exc).__name__}); "
+                    "they expire within CATALOG_CACHE_SECONDS."
+                )
+            )
+            return
+        self.stdout.write("Cached catalog answers retired.")
