@@ -34,8 +34,6 @@ PRODUCTION_ENV = {
     "CLERK_ISSUER": "https://example.clerk.accounts.dev",
     "TRUSTED_PROXY_COUNT": "1",
     "SECURE_SSL_REDIRECT": "True",
-    # Required with DEBUG off (courses.E001 in the deploy check).
-    "CLERK_ISSUER": "https://example.clerk.accounts.dev",
 }
 
 
