@@ -14,6 +14,7 @@ from courses.tests.factories import (
     EnrollmentFactory,
     LessonFactory,
     SectionFactory,
+    StudentFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -283,11 +284,14 @@ def test_a_request_with_a_token_neither_reads_nor_writes_the_cache(
     api_client, course, fake_clerk, django_assert_num_queries
 ):
     fake_clerk.add_user("user_token", email="token@example.com")
+    StudentFactory(clerk_user_id="user_token", email="token@example.com")
     EnrollmentFactory(course=course, clerk_user_id="user_token", paid=True)
     token = {"HTTP_AUTHORIZATION": fake_clerk.authorization("user_token")}
     _warm(api_client, f"/api/courses/{course.pk}/")
 
-    with django_assert_num_queries(1):
+    # The caller's student, then the course with is_enrolled: the database
+    # answers, not the cached anonymous body.
+    with django_assert_num_queries(2):
         signed_in = api_client.get(f"/api/courses/{course.pk}/", **token)
     with django_assert_num_queries(0):
         anonymous = api_client.get(f"/api/courses/{course.pk}/")

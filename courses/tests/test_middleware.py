@@ -59,7 +59,8 @@ def test_api_requests_read_no_session_and_set_no_cookie(api_client, client):
     assert not response.cookies
 
 
-def test_the_admin_still_gets_sessions_csrf_and_its_user(client):
+def test_the_admin_still_gets_sessions_csrf_and_its_user(client, settings):
+    settings.ADMIN_REQUIRE_2FA = False  # the password alone reaches the home page
     admin = User.objects.create_superuser("staff", "staff@example.com", "pw")
 
     login_page = client.get("/admin/login/")
