@@ -48,6 +48,18 @@ class InvalidAmount(ValueError):
 
 
 @dataclass(frozen=True)
+class Charge:
+    id: str
+    payment_intent_id: str | None
+    amount: Decimal
+    amount_refunded: Decimal
+    is_fully_refunded: bool
+    currency: str = ""
+    receipt_url: str = ""
+    is_disputed: bool = False
+
+
+@dataclass(frozen=True)
 class CheckoutSession:
     id: str
     url: str | None
@@ -66,6 +78,15 @@ class CheckoutSession:
     expires_at: int | None  # Unix time after which it can no longer be paid
     is_livemode: bool  # a live-mode object (real money), not a test one
     metadata: Mapping[str, str] = field(default_factory=dict)
+    amount_subtotal: Decimal | None = None  # before discounts
+    amount_discount: Decimal = Decimal("0.00")  # total_details.amount_discount
+    # The promotion code the customer entered: its id, and its text when the
+    # session was read with it expanded (else promotion_code_get).
+    promotion_code_id: str | None = None
+    promotion_code: str = ""
+    invoice_id: str | None = None
+    hosted_invoice_url: str = ""  # when the invoice was expanded
+    charge: Charge | None = None  # when payment_intent.latest_charge was expanded
 
     @property
     def is_paid(self) -> bool:
@@ -84,6 +105,8 @@ class PaymentIntent:
     receipt_email: str
     is_livemode: bool
     metadata: Mapping[str, str] = field(default_factory=dict)
+    latest_charge_id: str | None = None
+    charge: Charge | None = None  # when latest_charge was expanded
 
     @property
     def is_succeeded(self) -> bool:
@@ -105,15 +128,35 @@ class Refund:
     status: str
     payment_intent_id: str | None
     amount: Decimal
+    charge_id: str | None = None
 
 
 @dataclass(frozen=True)
-class Charge:
+class Dispute:
     id: str
+    status: str  # needs_response, under_review, won, lost, warning_*, ...
+    charge_id: str | None
     payment_intent_id: str | None
     amount: Decimal
-    amount_refunded: Decimal
-    is_fully_refunded: bool
+    created: int
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    email: str
+
+
+@dataclass(frozen=True)
+class PromotionCode:
+    id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    hosted_invoice_url: str
 
 
 @dataclass(frozen=True)
@@ -154,12 +197,19 @@ def checkout_session_create(
     success_url: str,
     cancel_url: str,
     client_reference_id: str,
-    customer_email: str | None,
     metadata: Mapping[str, str],
     expires_at: int,
     idempotency_key: str,
+    customer_id: str | None = None,
+    customer_email: str | None = None,
+    allow_promotion_codes: bool = False,
+    invoice_creation: bool = False,
 ) -> CheckoutSession:
-    """A payment-mode session for one item, payable until `expires_at` (Unix time)."""
+    """A payment-mode session for one item, payable until `expires_at` (Unix time).
+
+    With `customer_id` the payment is the Customer's; `customer_email` only
+    prefills a guest's email (Stripe refuses the two together).
+    """
     product_data: dict[str, Any] = {"name": product_name}
     if product_description:
         # Stripe refuses empty descriptions and caps them.
@@ -182,8 +232,14 @@ def checkout_session_create(
         "metadata": dict(metadata),
         "expires_at": expires_at,
     }
-    if customer_email:
+    if customer_id:
+        params["customer"] = customer_id
+    elif customer_email:
         params["customer_email"] = customer_email
+    if allow_promotion_codes:
+        params["allow_promotion_codes"] = True
+    if invoice_creation:
+        params["invoice_creation"] = {"enabled": True}
     raw = _call(
         lambda client: client.v1.checkout.sessions.create(
             params=params, options={"idempotency_key": idempotency_key}
@@ -192,9 +248,37 @@ def checkout_session_create(
     return checkout_session_from_dict(raw)
 
 
-def checkout_session_get(session_id: str) -> CheckoutSession:
-    raw = _call(lambda client: client.v1.checkout.sessions.retrieve(session_id))
+# What fulfilment reads with a completed session, in the same request: the
+# charge (receipt, refunds, dispute), the promotion code's text, the invoice.
+_SESSION_PAYMENT_EXPAND = (
+    "payment_intent.latest_charge",
+    "discounts.promotion_code",
+    "invoice",
+)
+
+
+def checkout_session_get(
+    session_id: str, *, with_payment: bool = False
+) -> CheckoutSession:
+    """A session; `with_payment` also reads its charge, promotion code and invoice."""
+    params = {"expand": list(_SESSION_PAYMENT_EXPAND)} if with_payment else None
+    raw = _call(
+        lambda client: client.v1.checkout.sessions.retrieve(session_id, params=params)
+    )
     return checkout_session_from_dict(raw)
+
+
+def checkout_session_for_payment_intent(
+    payment_intent_id: str,
+) -> CheckoutSession | None:
+    """The Checkout Session that created a PaymentIntent, if any."""
+    raw = _call(
+        lambda client: client.v1.checkout.sessions.list(
+            params={"payment_intent": payment_intent_id, "limit": 1}
+        )
+    )
+    sessions = raw.get("data") or []
+    return checkout_session_from_dict(sessions[0]) if sessions else None
 
 
 def checkout_session_expire(session_id: str) -> CheckoutSession:
@@ -216,6 +300,7 @@ def checkout_session_list_completed(*, created_since: int) -> Iterator[CheckoutS
                 "created": {"gte": created_since},
                 "status": "complete",
                 "limit": 100,
+                "expand": [f"data.{path}" for path in _SESSION_PAYMENT_EXPAND],
             }
         )
         for raw in page.auto_paging_iter():
@@ -228,6 +313,16 @@ def checkout_session_from_dict(raw: Mapping[str, Any]) -> CheckoutSession:
     """Our type from a session as Stripe sends it (API answer or event payload)."""
     details = raw.get("customer_details") or {}
     amount_total = raw.get("amount_total")
+    amount_subtotal = raw.get("amount_subtotal")
+    total_details = raw.get("total_details") or {}
+    promotion_code = _session_promotion_code(raw)
+    payment_intent = raw.get("payment_intent")
+    charge = None
+    if isinstance(payment_intent, Mapping):
+        latest_charge = payment_intent.get("latest_charge")
+        if isinstance(latest_charge, Mapping):
+            charge = charge_from_dict(latest_charge)
+    invoice = raw.get("invoice")
     return CheckoutSession(
         id=raw["id"],
         url=raw.get("url"),
@@ -246,7 +341,80 @@ def checkout_session_from_dict(raw: Mapping[str, Any]) -> CheckoutSession:
         expires_at=_int_or_none(raw.get("expires_at")),
         is_livemode=raw.get("livemode") is True,
         metadata=_str_dict(raw.get("metadata")),
+        amount_subtotal=None
+        if amount_subtotal is None
+        else cents_to_amount(amount_subtotal),
+        amount_discount=cents_to_amount(total_details.get("amount_discount")),
+        promotion_code_id=_id_of(promotion_code),
+        promotion_code=str(promotion_code.get("code") or "")
+        if isinstance(promotion_code, Mapping)
+        else "",
+        invoice_id=_id_of(invoice),
+        hosted_invoice_url=str(invoice.get("hosted_invoice_url") or "")
+        if isinstance(invoice, Mapping)
+        else "",
+        charge=charge,
     )
+
+
+def _session_promotion_code(raw: Mapping[str, Any]) -> Any:
+    """The applied promotion code (an id, or the object when expanded), if any:
+    from `discounts`, else from `total_details.breakdown` when it was expanded."""
+    for discount in raw.get("discounts") or []:
+        if isinstance(discount, Mapping) and discount.get("promotion_code"):
+            return discount["promotion_code"]
+    total_details = raw.get("total_details") or {}
+    for item in (total_details.get("breakdown") or {}).get("discounts") or []:
+        discount = item.get("discount") if isinstance(item, Mapping) else None
+        if isinstance(discount, Mapping) and discount.get("promotion_code"):
+            return discount["promotion_code"]
+    return None
+
+
+def promotion_code_get(promotion_code_id: str) -> PromotionCode:
+    raw = _call(lambda client: client.v1.promotion_codes.retrieve(promotion_code_id))
+    return PromotionCode(id=raw["id"], code=str(raw.get("code") or ""))
+
+
+def invoice_get(invoice_id: str) -> Invoice:
+    raw = _call(lambda client: client.v1.invoices.retrieve(invoice_id))
+    return Invoice(
+        id=raw["id"], hosted_invoice_url=str(raw.get("hosted_invoice_url") or "")
+    )
+
+
+# --- Customers ------------------------------------------------------------------------
+
+
+def customer_create(
+    *, email: str, name: str, clerk_user_id: str, idempotency_key: str
+) -> Customer:
+    """A Customer for a student; the same key returns the same Customer (24 hours)."""
+    params: dict[str, Any] = {"metadata": {"clerk_user_id": clerk_user_id}}
+    if email:
+        params["email"] = email
+    if name:
+        params["name"] = name
+    raw = _call(
+        lambda client: client.v1.customers.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    )
+    return Customer(id=raw["id"], email=str(raw.get("email") or ""))
+
+
+def customer_update_email(*, customer_id: str, email: str) -> Customer:
+    """Give the Customer this email (repeating it changes nothing)."""
+    raw = _call(
+        lambda client: client.v1.customers.update(customer_id, params={"email": email})
+    )
+    return Customer(id=raw["id"], email=str(raw.get("email") or ""))
+
+
+def customer_delete(customer_id: str) -> None:
+    """Delete a Customer at Stripe; its past payments stay. Raises
+    PaymentObjectNotFound when Stripe has no such (living) Customer."""
+    _call(lambda client: client.v1.customers.delete(customer_id))
 
 
 # --- PaymentIntents -------------------------------------------------------------------
@@ -259,6 +427,7 @@ def payment_intent_create(
     receipt_email: str | None,
     metadata: Mapping[str, str],
     idempotency_key: str,
+    customer_id: str | None = None,
 ) -> PaymentIntent:
     params: dict[str, Any] = {
         "amount": amount_to_cents(amount),
@@ -269,6 +438,8 @@ def payment_intent_create(
     }
     if receipt_email:
         params["receipt_email"] = receipt_email
+    if customer_id:
+        params["customer"] = customer_id
     raw = _call(
         lambda client: client.v1.payment_intents.create(
             params=params, options={"idempotency_key": idempotency_key}
@@ -277,12 +448,21 @@ def payment_intent_create(
     return payment_intent_from_dict(raw)
 
 
-def payment_intent_get(payment_intent_id: str) -> PaymentIntent:
-    raw = _call(lambda client: client.v1.payment_intents.retrieve(payment_intent_id))
+def payment_intent_get(
+    payment_intent_id: str, *, with_charge: bool = False
+) -> PaymentIntent:
+    """A PaymentIntent; `with_charge` also reads its latest charge."""
+    params = {"expand": ["latest_charge"]} if with_charge else None
+    raw = _call(
+        lambda client: client.v1.payment_intents.retrieve(
+            payment_intent_id, params=params
+        )
+    )
     return payment_intent_from_dict(raw)
 
 
 def payment_intent_from_dict(raw: Mapping[str, Any]) -> PaymentIntent:
+    latest_charge = raw.get("latest_charge")
     return PaymentIntent(
         id=raw["id"],
         status=raw.get("status") or "",
@@ -294,6 +474,10 @@ def payment_intent_from_dict(raw: Mapping[str, Any]) -> PaymentIntent:
         receipt_email=raw.get("receipt_email") or "",
         is_livemode=raw.get("livemode") is True,
         metadata=_str_dict(raw.get("metadata")),
+        latest_charge_id=_id_of(latest_charge),
+        charge=charge_from_dict(latest_charge)
+        if isinstance(latest_charge, Mapping)
+        else None,
     )
 
 
@@ -301,7 +485,8 @@ def payment_intent_from_dict(raw: Mapping[str, Any]) -> PaymentIntent:
 
 
 def refund_create(*, payment_intent_id: str, idempotency_key: str) -> Refund:
-    """Refund the whole payment of a PaymentIntent."""
+    """Refund what is left of a PaymentIntent's payment (all of it, unless part
+    was refunded already)."""
     raw = _call(
         lambda client: client.v1.refunds.create(
             params={"payment_intent": payment_intent_id},
@@ -313,7 +498,20 @@ def refund_create(*, payment_intent_id: str, idempotency_key: str) -> Refund:
         status=raw.get("status") or "",
         payment_intent_id=_id_of(raw.get("payment_intent")),
         amount=cents_to_amount(raw.get("amount")),
+        charge_id=_id_of(raw.get("charge")),
     )
+
+
+def refund_list_charges(*, created_since: int) -> Iterator[Charge]:
+    """The charge of every refund created at or after a Unix time, all pages
+    (a charge refunded twice comes twice)."""
+    for raw in _list(
+        lambda client, params: client.v1.refunds.list(params=params),
+        {"created": {"gte": created_since}, "expand": ["data.charge"]},
+    ):
+        charge = raw.get("charge")
+        if isinstance(charge, Mapping):
+            yield charge_from_dict(charge)
 
 
 def charge_from_dict(raw: Mapping[str, Any]) -> Charge:
@@ -326,6 +524,44 @@ def charge_from_dict(raw: Mapping[str, Any]) -> Charge:
         amount_refunded=refunded,
         is_fully_refunded=bool(raw.get("refunded"))
         or (amount > 0 and refunded >= amount),
+        currency=raw.get("currency") or "",
+        receipt_url=raw.get("receipt_url") or "",
+        is_disputed=raw.get("disputed") is True,
+    )
+
+
+# --- Disputes -------------------------------------------------------------------------
+
+
+def dispute_get(dispute_id: str) -> Dispute:
+    return dispute_from_dict(
+        _call(lambda client: client.v1.disputes.retrieve(dispute_id))
+    )
+
+
+def dispute_list(
+    *, created_since: int | None = None, charge_id: str | None = None
+) -> Iterator[Dispute]:
+    """Disputes created at or after a Unix time, or those of one charge; all pages."""
+    params: dict[str, Any] = {}
+    if created_since is not None:
+        params["created"] = {"gte": created_since}
+    if charge_id is not None:
+        params["charge"] = charge_id
+    for raw in _list(
+        lambda client, params: client.v1.disputes.list(params=params), params
+    ):
+        yield dispute_from_dict(raw)
+
+
+def dispute_from_dict(raw: Mapping[str, Any]) -> Dispute:
+    return Dispute(
+        id=raw["id"],
+        status=raw.get("status") or "",
+        charge_id=_id_of(raw.get("charge")),
+        payment_intent_id=_id_of(raw.get("payment_intent")),
+        amount=cents_to_amount(raw.get("amount")),
+        created=int(raw.get("created") or 0),
     )
 
 
@@ -390,6 +626,20 @@ def _call(request: Callable[[stripe.StripeClient], Any]) -> dict[str, Any]:
     client = _client()
     try:
         return request(client).to_dict()
+    except stripe.StripeError as exc:
+        raise _provider_error(exc) from exc
+
+
+def _list(
+    request: Callable[[stripe.StripeClient, dict[str, Any]], Any],
+    params: dict[str, Any],
+) -> Iterator[dict[str, Any]]:
+    """Every object of a list request, page after page, as plain dicts."""
+    client = _client()
+    try:
+        page = request(client, {**params, "limit": 100})
+        for raw in page.auto_paging_iter():
+            yield raw.to_dict()
     except stripe.StripeError as exc:
         raise _provider_error(exc) from exc
 
