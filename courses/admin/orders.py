@@ -70,7 +70,7 @@ def _refund_skip_reason(order: Order) -> str | None:
             "status": order.get_status_display()
         }
     if not order.stripe_payment_intent_id or not order.amount_total:
-        return _("Nothing was charged (a 100% discount).")
+        return _("Nothing was charged: a promotion code covered it all.")
     return None
 
 

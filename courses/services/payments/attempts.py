@@ -70,7 +70,7 @@ def with_customer(student: ClerkUser, create: Callable[[str], _T]) -> _T:
         if exc.code != "resource_missing":
             raise
         customer_forget(clerk_user_id=student.clerk_user_id, customer_id=customer_id)
-    return create(customer_for_student(student=student))
+    return create(customer_for_student(student=student, replacing=customer_id))
 
 
 def payment_metadata(*, enrollment: Enrollment, course: Course) -> dict[str, str]:

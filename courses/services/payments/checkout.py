@@ -250,7 +250,10 @@ def _refuse_if_completed(session: CheckoutSession) -> None:
     if session.status != "complete":
         return
     if session.is_paid:
-        checkout_fulfill(session=session)
+        # Read again with its charge: the order gets its receipt at once.
+        checkout_fulfill(
+            session=stripe_gateway.checkout_session_get(session.id, with_payment=True)
+        )
         raise AlreadyEnrolled
     # Completed but unpaid: a bank debit is clearing; a second session could
     # be paid too.

@@ -23,9 +23,10 @@ from courses.models import Student
 logger = logging.getLogger(__name__)
 
 
-def customer_for_student(*, student: ClerkUser) -> str:
+def customer_for_student(*, student: ClerkUser, replacing: str = "") -> str:
     """The student's Stripe Customer id, the Customer created (and stored on their
-    Student) at the first call. Raises the gateway's errors."""
+    Student) at the first call. `replacing`: a Customer Stripe no longer knows,
+    which a new one replaces. Raises the gateway's errors."""
     stored = (
         Student.objects.filter(clerk_user_id=student.clerk_user_id)
         .values_list("stripe_customer_id", "email", "first_name", "last_name")
@@ -49,7 +50,7 @@ def customer_for_student(*, student: ClerkUser) -> str:
         clerk_user_id=student.clerk_user_id,
         # Concurrent first checkouts send the same request with the same key:
         # Stripe creates one Customer and answers it to both.
-        idempotency_key=_customer_key(student.clerk_user_id, email, name),
+        idempotency_key=_customer_key(student.clerk_user_id, email, name, replacing),
     )
     return _customer_store(student=student, customer_id=customer.id, email=email)
 
@@ -67,8 +68,9 @@ def customer_forget(*, clerk_user_id: str, customer_id: str) -> None:
     )
 
 
-def _customer_key(clerk_user_id: str, email: str, name: str) -> str:
-    digest = hashlib.sha256(f"{clerk_user_id}|{email}|{name}".encode()).hexdigest()
+def _customer_key(clerk_user_id: str, *parts: str) -> str:
+    text = "|".join((clerk_user_id, *parts))
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return f"customer-{clerk_user_id}-{digest[:24]}"
 
 

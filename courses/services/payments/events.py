@@ -1,8 +1,10 @@
 """Stripe webhook events: stored once by id, applied once, retried on failure.
 
 An event's handler may first read from Stripe what its payload does not carry
-(a paid session's charge, promotion code and invoice); that read happens
-before the event's transaction, so no lock or connection is held across it.
+(a promotion code's text, an invoice's page, the Checkout Session of a charge
+no order knows yet); that read happens before the event's transaction, so no
+lock or connection is held across it. A paid session with neither needs no
+read at all.
 """
 
 import logging
@@ -28,7 +30,7 @@ from courses.services.payments.payment import (
     payment_of_session,
     session_id_for_payment_intent,
 )
-from courses.services.payments.refunds import refund_apply
+from courses.services.payments.refunds import charge_apply
 from courses.stripe_gateway import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -144,13 +146,14 @@ def _on_payment_intent_failed(event: WebhookEvent, _prepared: Any) -> None:
     payment_failed(payment_intent_id=event.data_object["id"])
 
 
-def _read_refund_session(event: WebhookEvent) -> Any:
+def _read_charge_session(event: WebhookEvent) -> Any:
     charge = stripe_gateway.charge_from_dict(event.data_object)
     return session_id_for_payment_intent(charge.payment_intent_id)
 
 
-def _on_charge_refunded(event: WebhookEvent, session_id: Any) -> None:
-    refund_apply(
+def _on_charge(event: WebhookEvent, session_id: Any) -> None:
+    # A charge succeeded (its receipt) or was refunded (in part or in full).
+    charge_apply(
         stripe_gateway.charge_from_dict(event.data_object), session_id=session_id
     )
 
@@ -176,7 +179,8 @@ _EVENT_HANDLERS: dict[str, _Handler] = {
         _on_payment_intent_succeeded, _read_succeeded_payment_intent
     ),
     "payment_intent.payment_failed": _Handler(_on_payment_intent_failed),
-    "charge.refunded": _Handler(_on_charge_refunded, _read_refund_session),
+    "charge.succeeded": _Handler(_on_charge, _read_charge_session),
+    "charge.refunded": _Handler(_on_charge, _read_charge_session),
     "charge.dispute.created": _Handler(_on_dispute, _read_dispute_session),
     "charge.dispute.updated": _Handler(_on_dispute, _read_dispute_session),
     "charge.dispute.closed": _Handler(_on_dispute, _read_dispute_session),

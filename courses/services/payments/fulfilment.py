@@ -53,7 +53,7 @@ def checkout_fulfill(*, session: CheckoutSession) -> Enrollment | None:
 
     Returns the enrollment, or None when the session is unpaid, not ours, or
     refused (another currency or Stripe mode: recorded for staff instead).
-    Reads from Stripe what the session does not carry (its charge, the
+    Reads from Stripe what the session names without carrying it (the
     promotion code, the invoice) before locking anything.
     """
     enrollment, _changed = checkout_fulfill_changed(session)
@@ -70,7 +70,11 @@ def checkout_fulfill_changed(
 
 
 def payment_intent_fulfill(*, payment_intent: PaymentIntent) -> Enrollment | None:
-    """Grant access for a succeeded PaymentIntent. Safe to repeat and to race."""
+    """Grant access for a succeeded PaymentIntent. Safe to repeat and to race.
+
+    A Checkout Session's own PaymentIntent carries no course metadata: its
+    session's event is the one that counts, so finding nothing is normal.
+    """
     payment = payment_intent_payment_read(payment_intent)
     if payment is None:
         return None
@@ -79,16 +83,11 @@ def payment_intent_fulfill(*, payment_intent: PaymentIntent) -> Enrollment | Non
 
 
 def payment_intent_payment_read(payment_intent: PaymentIntent) -> Payment | None:
-    """A succeeded PaymentIntent as a Payment (None otherwise), its charge read
-    from Stripe when it is a course purchase. Call outside any transaction."""
+    """A succeeded PaymentIntent as a Payment (None otherwise). Call outside any
+    transaction (a disputed charge is asked about)."""
     if not payment_intent.is_succeeded:
         return None
-    # A Checkout Session's own PaymentIntent carries no course metadata: its
-    # session's event is the one that counts, so finding nothing is normal,
-    # and its charge is not worth a request.
-    return payment_of_payment_intent(
-        payment_intent, with_charge=_names_a_course(payment_intent.metadata)
-    )
+    return payment_of_payment_intent(payment_intent)
 
 
 def payment_failed(

@@ -97,6 +97,7 @@ def payment_intent_start(*, course: Course, student: ClerkUser) -> PaymentIntent
 
 def _payment_intent_get_or_none(payment_intent_id: str) -> PaymentIntent | None:
     try:
-        return stripe_gateway.payment_intent_get(payment_intent_id)
+        # With its charge: if it succeeded, the order gets its receipt at once.
+        return stripe_gateway.payment_intent_get(payment_intent_id, with_charge=True)
     except stripe_gateway.PaymentObjectNotFound:
         return None

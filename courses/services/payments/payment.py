@@ -1,10 +1,14 @@
 """What Stripe says was paid, read before any row is locked.
 
 A Checkout Session or a PaymentIntent becomes a `Payment`: the amounts, the
-promotion code, the invoice, and the charge as it is now (its receipt, what
-was refunded of it, and its dispute), so that a refund or a dispute that
-happened before the payment is recorded is recorded with it. The reads that
-complete it are network calls: made here, never under a row lock.
+promotion code, the invoice and, when the session or PaymentIntent was read
+with it (verify_payment, reconcile), the charge as it is now (its receipt,
+what was refunded of it, and its dispute), so that a refund or a dispute that
+happened before the payment is recorded is recorded with it. A webhook's
+payload carries no charge: the charge's own events bring it
+(`charge.succeeded`, `charge.refunded`, ...), so recording a payment from a
+webhook asks Stripe nothing unless a promotion code or an invoice needs
+reading. The reads are network calls: made here, never under a row lock.
 """
 
 from collections.abc import Mapping
@@ -44,16 +48,9 @@ class Payment:
 
 
 def payment_of_session(session: CheckoutSession) -> Payment:
-    """A paid session as a Payment, with what the session alone does not carry
-    (its charge, the promotion code's text, the invoice's page) read from
-    Stripe: at most one request when the session was read with them."""
-    needs_reading = (
-        (session.payment_intent_id and session.charge is None)
-        or (session.promotion_code_id and not session.promotion_code)
-        or (session.invoice_id and not session.hosted_invoice_url)
-    )
-    if needs_reading:
-        session = stripe_gateway.checkout_session_get(session.id, with_payment=True)
+    """A paid session as a Payment, with the promotion code's text and the
+    invoice's page read from Stripe when the session names them without them
+    (an event's payload); none of this when it was read with them."""
     promotion_code = session.promotion_code
     if session.promotion_code_id and not promotion_code:
         # Stripe did not expand it: ask for the code itself.
@@ -84,16 +81,10 @@ def payment_of_session(session: CheckoutSession) -> Payment:
     )
 
 
-def payment_of_payment_intent(
-    payment_intent: PaymentIntent, *, with_charge: bool
-) -> Payment:
-    """A succeeded PaymentIntent as a Payment; `with_charge` reads its charge
-    from Stripe when the PaymentIntent does not carry it."""
+def payment_of_payment_intent(payment_intent: PaymentIntent) -> Payment:
+    """A succeeded PaymentIntent as a Payment, with its charge when it was read
+    with it."""
     charge = payment_intent.charge
-    if with_charge and charge is None and payment_intent.latest_charge_id:
-        charge = stripe_gateway.payment_intent_get(
-            payment_intent.id, with_charge=True
-        ).charge
     return Payment(
         session_id=None,
         payment_intent_id=payment_intent.id,
@@ -106,7 +97,7 @@ def payment_of_payment_intent(
         name="",
         amount_subtotal=payment_intent.amount_received,
         charge=charge,
-        dispute=_dispute_of(charge) if with_charge else None,
+        dispute=_dispute_of(charge),
     )
 
 

@@ -1,7 +1,7 @@
 """Catching up with Stripe after missed webhooks: payments, refunds, disputes.
 
 Each finding goes through the same function as its webhook event would
-(payment_fulfil, refund_apply, dispute_apply), so running it any number of
+(payment_fulfil, charge_apply, dispute_apply), so running it any number of
 times, alongside the webhook, changes things once.
 """
 
@@ -15,7 +15,7 @@ from courses.models.orders import DISPUTE_CLOSED_STATUSES
 from courses.services.payments.disputes import dispute_apply, dispute_session_lookup
 from courses.services.payments.fulfilment import checkout_fulfill_changed
 from courses.services.payments.payment import session_id_for_payment_intent
-from courses.services.payments.refunds import refund_apply
+from courses.services.payments.refunds import charge_apply
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def payment_adjustments_reconcile(*, since: datetime.datetime) -> AdjustmentRepo
         if charge.id in seen:
             continue  # refunded more than once: the charge says the total
         seen.add(charge.id)
-        _enrollment, changed = refund_apply(
+        _enrollment, changed = charge_apply(
             charge, session_id=session_id_for_payment_intent(charge.payment_intent_id)
         )
         if changed:

@@ -111,17 +111,20 @@ def refund_recorded(*, charge: stripe_gateway.Charge) -> Enrollment | None:
     order (its Checkout Session is asked of Stripe first, outside any lock)
     and applied when the payment is recorded.
     """
-    enrollment, _changed = refund_apply(
+    enrollment, _changed = charge_apply(
         charge, session_id=session_id_for_payment_intent(charge.payment_intent_id)
     )
     return enrollment
 
 
-def refund_apply(
+def charge_apply(
     charge: stripe_gateway.Charge, *, session_id: str | None
 ) -> tuple[Enrollment | None, bool]:
-    """refund_recorded without its read from Stripe (`session_id`: from
-    session_id_for_payment_intent), and whether the order changed."""
+    """A charge as Stripe reports it (charge.succeeded, charge.refunded, or
+    found by reconcile) onto its payment's order: its id, receipt and amount
+    refunded so far, the enrollment following. `session_id`: from
+    session_id_for_payment_intent, read beforehand. Returns the enrollment
+    when it lost access just now, and whether the order changed."""
     if not charge.payment_intent_id:
         return None, False
     with transaction.atomic(savepoint=False):
@@ -129,7 +132,7 @@ def refund_apply(
             payment_intent_id=charge.payment_intent_id, session_id=session_id
         )
         if found is None:
-            logger.info("Refunded charge %s matches no order", charge.id)
+            logger.info("Charge %s matches no order", charge.id)
             return None, False
         order, enrollment = found
         changed = order_save(order, order_charge_apply(order, charge))
