@@ -48,8 +48,8 @@ from courses.services.learning import lesson_complete, lesson_uncomplete
         summary=_("The caller's paid enrollments; ?status= for others"),
         description=_(
             "Paid enrollments by default, as in the tutorial; `?status=pending` "
-            "(failed, expired, refunded) for one other status, `?status=all` "
-            "for every status."
+            "(failed, expired, refunded, disputed) for one other status, "
+            "`?status=all` for every status."
         ),
         parameters=[
             OpenApiParameter(
