@@ -103,7 +103,7 @@ QUERY_BUDGET = {
     "my_courses": 1,
     "outline_anon": 1,
     "lesson_signed": 3,
-    "webhook_first": 8,
+    "webhook_first": 10,
     "webhook_duplicate": 1,
 }
 

@@ -393,6 +393,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LessonKindEnum": "courses.models.learning.Lesson.Kind",
         "StudentEnrollmentStatusEnum": "courses.models.payments.Enrollment.Status",
+        "OrderStatusEnum": "courses.models.orders.Order.Status",
         "EnrollmentRequiredCodeEnum": [("enrollment_required", "enrollment_required")],
     },
 }
@@ -437,6 +438,10 @@ STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
 STRIPE_CHECKOUT_EXPIRES_MINUTES = env_int_between(
     "STRIPE_CHECKOUT_EXPIRES_MINUTES", 60, 30, 24 * 60
 )
+# Checkout shows a promotion code field; codes are made in Stripe's dashboard.
+STRIPE_ALLOW_PROMOTION_CODES = env_bool("STRIPE_ALLOW_PROMOTION_CODES", True)
+# Checkout makes an invoice of each payment (Stripe bills it as Invoicing).
+STRIPE_INVOICE_CREATION = env_bool("STRIPE_INVOICE_CREATION", False)
 
 # --- Production hardening (on when DEBUG is off; each one overridable) -----------
 
@@ -492,5 +497,8 @@ LOGGING = {
         "django.template": {"level": "INFO"},
         # axes' lockouts and failures (WARNING); its routine notes stay out.
         "axes": {"level": "WARNING"},
+        # At DEBUG the Stripe library prints whole API answers (students' emails
+        # and names); its INFO lines say which request went where.
+        "stripe": {"level": "INFO"},
     },
 }

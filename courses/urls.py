@@ -22,6 +22,8 @@ from courses.views.learning import (
 from courses.views.payments import (
     CreateCheckoutView,
     CreatePaymentIntentView,
+    OrderDetailView,
+    OrderListView,
     VerifyPaymentView,
 )
 from courses.views.webhooks.clerk import clerk_webhook
@@ -89,6 +91,8 @@ urlpatterns = [
         LessonCompletionView.as_view(),
         name="lesson-complete",
     ),
+    path("orders/", OrderListView.as_view(), name="order-list"),
+    path("orders/<id:pk>/", OrderDetailView.as_view(), name="order-detail"),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("webhooks/clerk/", clerk_webhook, name="clerk-webhook"),
     path("my-courses/", my_courses, name="my-courses"),

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from courses.admin.catalog import CourseAdmin
 from courses.admin.learning import LessonAdmin, SectionAdmin
+from courses.admin.orders import OrderAdmin
 from courses.admin.payments import EnrollmentAdmin
 from courses.admin.reviews import PaymentReviewAdmin
 from courses.admin.staff_access import (
@@ -23,6 +24,7 @@ __all__ = [
     "CourseAdmin",
     "EnrollmentAdmin",
     "LessonAdmin",
+    "OrderAdmin",
     "PaymentReviewAdmin",
     "SectionAdmin",
     "StaffLockoutAdmin",

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from courses import stripe_gateway
+from courses.admin.orders import OrderInline
 from courses.admin.reviews import has_refund_permission
 from courses.admin.staff_access import requires_second_factor
 from courses.models import Enrollment, Student
@@ -46,6 +47,7 @@ _STATUS_STYLES = {
     Enrollment.Status.FAILED: ("#b91c1c", "✗"),
     Enrollment.Status.EXPIRED: ("#6b7280", "✗"),
     Enrollment.Status.REFUNDED: ("#6b7280", "↩"),
+    Enrollment.Status.DISPUTED: ("#b91c1c", "⚠"),
 }
 
 
@@ -95,6 +97,8 @@ def _refund_skip_reason(enrollment: Enrollment) -> str | None:
     """
     if enrollment.status == Enrollment.Status.REFUNDED:
         return _("Already refunded.")
+    if enrollment.status == Enrollment.Status.DISPUTED:
+        return _("Disputed: the bank decides.")
     if enrollment.status != Enrollment.Status.PAID:
         return _("Not paid (%(status)s): there is nothing to refund.") % {
             "status": enrollment.get_status_display()
@@ -126,6 +130,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["course"]
     autocomplete_fields = ["course"]
+    inlines = [OrderInline]
     fieldsets = (
         (_("Enrollment"), {"fields": ("course", "clerk_user_id")}),
         (

@@ -52,14 +52,22 @@ class StudentAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = [DeletedListFilter, "created_at"]
-    # Clerk ids are pasted whole: an exact match uses the unique index.
-    search_fields = ["email", "first_name", "last_name", "=clerk_user_id"]
+    # Clerk and Stripe ids are pasted whole: an exact match uses the unique index.
+    search_fields = [
+        "email",
+        "first_name",
+        "last_name",
+        "=clerk_user_id",
+        "=stripe_customer_id",
+    ]
     readonly_fields = [
         "clerk_user_id",
         "email",
         "first_name",
         "last_name",
         "image_url",
+        "stripe_customer_id",
+        "stripe_customer_email",
         "clerk_updated_at",
         "created_at",
         "updated_at",
@@ -78,6 +86,10 @@ class StudentAdmin(admin.ModelAdmin):
                     "image_url",
                 )
             },
+        ),
+        (
+            _("Stripe"),
+            {"fields": ("stripe_customer_id", "stripe_customer_email")},
         ),
         (_("Enrollments"), {"fields": ("enrollment_list",)}),
         (

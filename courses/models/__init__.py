@@ -9,6 +9,7 @@ from courses.models.learning import (
     published_lesson_count,
     published_lesson_seconds,
 )
+from courses.models.orders import Order, OrderQuerySet
 from courses.models.payments import (
     Enrollment,
     EnrollmentQuerySet,
@@ -27,6 +28,8 @@ __all__ = [
     "Lesson",
     "LessonProgress",
     "LessonQuerySet",
+    "Order",
+    "OrderQuerySet",
     "PaymentReview",
     "Section",
     "StaffSignInEvent",

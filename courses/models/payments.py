@@ -24,6 +24,9 @@ class Enrollment(models.Model):
         FAILED = "failed", _("Failed")
         EXPIRED = "expired", _("Expired")
         REFUNDED = "refunded", _("Refunded")
+        # Paid, then contested with the bank: no access while the dispute is
+        # open, nor after it is lost.
+        DISPUTED = "disputed", _("Disputed")
 
     course = models.ForeignKey(
         "courses.Course",
@@ -188,12 +191,28 @@ class Enrollment(models.Model):
         return True
 
     def mark_as_refunded(self) -> bool:
-        """Access revoked after a refund; returns False if already refunded."""
+        """Access revoked after a full refund; returns False if already refunded."""
         if self.status == self.Status.REFUNDED:
             return False
         self._set_status(self.Status.REFUNDED)
         self.refunded_at = timezone.now()
         self.save(update_fields=["status", "is_paid", "refunded_at", "updated_at"])
+        return True
+
+    def mark_as_disputed(self) -> bool:
+        """A paid enrollment whose payment is contested loses access."""
+        if self.status != self.Status.PAID:
+            return False
+        self._set_status(self.Status.DISPUTED)
+        self.save(update_fields=["status", "is_paid", "updated_at"])
+        return True
+
+    def restore_after_dispute(self) -> bool:
+        """A dispute won: access again, with the payment's own date kept."""
+        if self.status != self.Status.DISPUTED:
+            return False
+        self._set_status(self.Status.PAID)
+        self.save(update_fields=["status", "is_paid", "updated_at"])
         return True
 
     def reopen(self) -> bool:

@@ -24,6 +24,13 @@ class Student(models.Model):
     clerk_updated_at = models.DateTimeField(
         _("updated in Clerk at"), null=True, blank=True
     )
+    # The student's Stripe Customer, created at their first payment and named
+    # in every later one; the email it was last given, so that a change of
+    # email in Clerk reaches Stripe once (see services/payments/customers.py).
+    stripe_customer_id = models.CharField(
+        _("Stripe customer ID"), max_length=255, blank=True
+    )
+    stripe_customer_email = models.EmailField(_("email given to Stripe"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(
@@ -41,8 +48,19 @@ class Student(models.Model):
             # A tombstone keeps nothing that names the person.
             models.CheckConstraint(
                 condition=models.Q(deleted_at__isnull=True)
-                | models.Q(email="", first_name="", last_name="", image_url=""),
+                | models.Q(
+                    email="",
+                    first_name="",
+                    last_name="",
+                    image_url="",
+                    stripe_customer_email="",
+                ),
                 name="student_deleted_is_erased",
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"],
+                condition=~models.Q(stripe_customer_id=""),
+                name="one_student_per_stripe_customer",
             ),
         ]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from courses.models import Enrollment, LessonProgress, PaymentReview, Student
+from courses.models import Enrollment, LessonProgress, Order, PaymentReview, Student
 
 
 def student_get(*, clerk_user_id: str) -> Student | None:
@@ -23,8 +23,8 @@ class StudentData:
 
 def student_data_for_export(*, clerk_user_id: str) -> StudentData:
     """The student, and every enrollment in their name (any status) with its
-    course, lesson progress and payments kept for review. Four queries; only
-    rows of this Clerk id."""
+    course, orders, lesson progress and payments kept for review. Five
+    queries; only rows of this Clerk id."""
     enrollments = (
         Enrollment.objects.filter(clerk_user_id=clerk_user_id)
         .select_related("course")
@@ -38,6 +38,9 @@ def student_data_for_export(*, clerk_user_id: str) -> StudentData:
             models.Prefetch(
                 "payment_reviews",
                 queryset=PaymentReview.objects.order_by("created_at", "id"),
+            ),
+            models.Prefetch(
+                "orders", queryset=Order.objects.order_by("created_at", "id")
             ),
         )
         .order_by("enrolled_at", "id")

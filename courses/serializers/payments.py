@@ -4,9 +4,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from courses.models import Order
+from courses.serializers.base import CachedFieldsModelSerializer
+from courses.serializers.catalog import OptionalURLField
 from courses.serializers.learning import StudentEnrollmentSerializer
 
 # Stripe fills this placeholder in with the session id on the way back.
@@ -95,10 +99,11 @@ class VerifyPaymentInputSerializer(serializers.Serializer):
 
 class VerifyPaymentOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
-        choices=["success", "pending", "refunded"],
+        choices=["success", "pending", "refunded", "disputed"],
         help_text=_(
             "success: paid and enrolled (with the enrollment); pending: Stripe "
-            "has not confirmed the payment; refunded: paid, then refunded"
+            "has not confirmed the payment; refunded: paid, then refunded; "
+            "disputed: paid, then disputed with the bank (no access)"
         ),
     )
     payment_status = serializers.CharField(
@@ -107,3 +112,53 @@ class VerifyPaymentOutputSerializer(serializers.Serializer):
     enrollment = StudentEnrollmentSerializer(
         required=False, help_text=_("The enrollment, with success")
     )
+
+
+class OrderCourseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    slug = serializers.CharField()
+
+
+class OrderOutputSerializer(CachedFieldsModelSerializer):
+    """One payment attempt of the caller, as Stripe last told us about it."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.URLField: OptionalURLField,
+    }
+
+    course = OrderCourseSerializer(source="enrollment.course", read_only=True)
+    enrollment_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "enrollment_id",
+            "course",
+            "status",
+            "currency",
+            "amount_subtotal",
+            "amount_discount",
+            "amount_total",
+            "amount_refunded",
+            "promotion_code",
+            "receipt_url",
+            "hosted_invoice_url",
+            "stripe_checkout_session_id",
+            "stripe_payment_intent_id",
+            "paid_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "amount_subtotal": {"help_text": _("Price before discounts")},
+            "amount_discount": {"help_text": _("Discount of the promotion code")},
+            "amount_total": {"help_text": _("What was (or is to be) charged")},
+            "amount_refunded": {"help_text": _("Refunded so far")},
+            "receipt_url": {"help_text": _("Stripe's receipt; empty until paid")},
+            "hosted_invoice_url": {
+                "help_text": _("Stripe's invoice page, when invoices are made")
+            },
+        }

@@ -9,7 +9,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from courses.models import Enrollment, LessonProgress, PaymentReview, Student
+from courses.models import (
+    Enrollment,
+    LessonProgress,
+    Order,
+    PaymentReview,
+    Student,
+)
 from courses.serializers.catalog import OptionalURLField
 
 
@@ -50,6 +56,7 @@ class ProfileExportSerializer(serializers.ModelSerializer):
             "first_name",
             "last_name",
             "image_url",
+            "stripe_customer_id",
             "clerk_updated_at",
             "created_at",
             "updated_at",
@@ -90,6 +97,32 @@ class PaymentReviewExportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OrderExportSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = _FIELD_MAPPING
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "status",
+            "currency",
+            "amount_subtotal",
+            "amount_discount",
+            "amount_total",
+            "amount_refunded",
+            "promotion_code",
+            "receipt_url",
+            "hosted_invoice_url",
+            "stripe_checkout_session_id",
+            "stripe_payment_intent_id",
+            "stripe_charge_id",
+            "dispute_status",
+            "paid_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
 class EnrollmentExportSerializer(serializers.ModelSerializer):
     serializer_field_mapping = _FIELD_MAPPING
 
@@ -98,6 +131,10 @@ class EnrollmentExportSerializer(serializers.ModelSerializer):
         help_text=_("Currency of price_paid (ISO code, lower case)")
     )
     lesson_progress = LessonProgressExportSerializer(many=True)
+    orders = OrderExportSerializer(
+        many=True,
+        help_text=_("Each payment attempt that reached Stripe, oldest first"),
+    )
     payment_reviews = PaymentReviewExportSerializer(
         many=True,
         help_text=_(
@@ -124,6 +161,7 @@ class EnrollmentExportSerializer(serializers.ModelSerializer):
             "stripe_payment_intent_id",
             "stripe_customer_id",
             "lesson_progress",
+            "orders",
             "payment_reviews",
         ]
         read_only_fields = fields

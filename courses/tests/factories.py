@@ -12,6 +12,7 @@ from courses.models import (
     Enrollment,
     Lesson,
     LessonProgress,
+    Order,
     Section,
     Student,
 )
@@ -89,3 +90,23 @@ class StudentFactory(DjangoModelFactory):
     first_name = "Ada"
     last_name = "Lovelace"
     clerk_updated_at = factory.Faker("date_time", tzinfo=datetime.UTC)
+
+
+class OrderFactory(DjangoModelFactory):
+    """A paid Checkout order of a paid enrollment."""
+
+    class Meta:
+        model = Order
+
+    enrollment = factory.SubFactory(EnrollmentFactory, paid=True)
+    amount_subtotal = factory.LazyAttribute(lambda o: o.enrollment.price_paid)
+    amount_total = factory.LazyAttribute(lambda o: o.enrollment.price_paid)
+    currency = "cad"
+    status = Order.Status.PAID
+    stripe_checkout_session_id = factory.Sequence(lambda n: f"cs_test_order{n}")
+    stripe_payment_intent_id = factory.Sequence(lambda n: f"pi_order{n}")
+    stripe_charge_id = factory.Sequence(lambda n: f"ch_order{n}")
+    receipt_url = factory.LazyAttribute(
+        lambda o: f"https://pay.stripe.com/receipts/payment/{o.stripe_charge_id}"
+    )
+    paid_at = factory.Faker("date_time", tzinfo=datetime.UTC)

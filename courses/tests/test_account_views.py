@@ -140,8 +140,9 @@ def test_export_costs_a_fixed_number_of_queries(
         EnrollmentFactory(clerk_user_id="user_ada", course__title=f"More {number}")
 
     # the caller's student (sign-in), the student, the enrollments with their
-    # courses, their lesson progress, their payments kept for review
-    with django_assert_num_queries(5):
+    # courses, their lesson progress, their payments kept for review, their
+    # orders
+    with django_assert_num_queries(6):
         response = _get(api_client, "/api/me/export/", authorization)
 
     assert len(response.json()["enrollments"]) == 7

@@ -301,6 +301,9 @@ def test_enrollment_status_cannot_be_edited_in_the_form(admin_client):
             "price_paid": "10.00",
             "status": "paid",
             "is_paid": "on",
+            # The read-only orders inline's management form, as a browser sends it.
+            "orders-TOTAL_FORMS": "0",
+            "orders-INITIAL_FORMS": "0",
         },
     )
 

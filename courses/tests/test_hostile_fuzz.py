@@ -22,6 +22,7 @@ from courses.tests.factories import (
     EnrollmentFactory,
     LessonFactory,
     LessonProgressFactory,
+    OrderFactory,
     SectionFactory,
 )
 
@@ -78,7 +79,13 @@ def catalog():
     retired = CourseFactory(id=4, slug="retired-course", is_active=False)
     enrollment = EnrollmentFactory(course=paid, clerk_user_id=FUZZ_USER, paid=True)
     EnrollmentFactory(course=pending, clerk_user_id=FUZZ_USER)
-    EnrollmentFactory(course=pending, clerk_user_id="user_someone_else", paid=True)
+    theirs = EnrollmentFactory(
+        course=pending, clerk_user_id="user_someone_else", paid=True
+    )
+    # Orders with small ids: the caller's paid one (with a promotion code), and
+    # someone else's.
+    OrderFactory(id=1, enrollment=enrollment, promotion_code="SPRING20")
+    OrderFactory(id=2, enrollment=theirs)
     _lessons(paid, pending, retired, enrollment)
 
 

@@ -54,6 +54,13 @@ def _fulfil(fake_stripe, session_id: str) -> Enrollment | None:
     )
 
 
+def _paid_with_charge(fake_stripe, session_id: str) -> stripe_gateway.CheckoutSession:
+    """Paid, and read with its charge as verify_payment reads it: fulfilling it
+    makes no other request to Stripe than a refund."""
+    fake_stripe.session_pay(session_id)
+    return stripe_gateway.checkout_session_get(session_id, with_payment=True)
+
+
 def _refund_requests(fake_stripe):
     return fake_stripe.requests_to("/v1/refunds", "POST")
 
@@ -168,9 +175,7 @@ def test_refund_that_stripe_refuses_stays_pending_until_reconcile(
     course = CourseFactory()
     _fulfil(fake_stripe, _checkout(course).session.id)
     other = _other_session(fake_stripe, course)
-    paid = stripe_gateway.checkout_session_from_dict(
-        fake_stripe.session_pay(other["id"])
-    )
+    paid = _paid_with_charge(fake_stripe, other["id"])
     fake_stripe.fail_with(500, times=1)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -482,9 +487,10 @@ def test_retrying_a_refund_needs_the_refund_permission(
 ):
     course = CourseFactory()
     _fulfil(fake_stripe, _checkout(course).session.id)
+    second = _paid_with_charge(fake_stripe, _other_session(fake_stripe, course)["id"])
     fake_stripe.fail_with(500, times=1)
     with django_capture_on_commit_callbacks(execute=True):
-        _fulfil(fake_stripe, _other_session(fake_stripe, course)["id"])
+        payments.checkout_fulfill(session=second)
     review = PaymentReview.objects.get()
     data = {"action": "retry_refund", "_selected_action": [review.pk]}
     user = _staff(client, "view_paymentreview", "change_paymentreview")

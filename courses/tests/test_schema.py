@@ -193,7 +193,7 @@ def test_enrollment_list_documents_paid_as_the_default_status(schema):
     assert "all" in status["schema"]["enum"]
 
 
-def test_verify_payment_documents_success_pending_and_refunded(schema):
+def test_verify_payment_documents_success_pending_refunded_and_disputed(schema):
     output = schema["components"]["schemas"]["VerifyPaymentOutput"]
     ref = output["properties"]["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1]
 
@@ -201,7 +201,22 @@ def test_verify_payment_documents_success_pending_and_refunded(schema):
         "success",
         "pending",
         "refunded",
+        "disputed",
     ]
+
+
+def test_orders_are_documented_with_their_amounts_as_decimal_strings(schema):
+    order = schema["components"]["schemas"]["OrderOutput"]["properties"]
+    listed = schema["paths"]["/api/orders/"]["get"]["responses"]
+    one = schema["paths"]["/api/orders/{id}/"]["get"]["responses"]
+
+    for name in ("amount_subtotal", "amount_discount", "amount_total"):
+        assert (order[name]["type"], order[name]["format"]) == ("string", "decimal")
+    assert set(order["course"]["allOf"][0]["$ref"].rsplit("/", 1)[1:]) == {
+        "OrderCourse"
+    }
+    assert {"200", "401"} <= set(listed)
+    assert {"200", "401", "404"} <= set(one)
 
 
 def test_config_is_documented_without_sign_in(schema):

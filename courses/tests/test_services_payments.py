@@ -33,6 +33,10 @@ def _checkout(course, student=None, **urls):
     )
 
 
+def _session_creations(fake_stripe):
+    return fake_stripe.requests_to("/v1/checkout/sessions", "POST")
+
+
 def _paid_session(fake_stripe, session_id: str) -> stripe_gateway.CheckoutSession:
     return stripe_gateway.checkout_session_from_dict(
         fake_stripe.session_pay(session_id)
@@ -61,7 +65,11 @@ def test_checkout_start_writes_the_pending_enrollment_before_the_session(fake_st
         "enrollment_id": str(enrollment.pk),
     }
     assert sent["client_reference_id"] == "user_1"
-    assert sent["customer_email"] == "a@example.com"
+    # The student's Customer pays, not a guest with an email.
+    (customer,) = fake_stripe.customers
+    assert sent["customer"] == customer["id"]
+    assert sent["customer_email"] is None
+    assert customer["email"] == "a@example.com"
     assert sent["amount_total"] == 4999
 
 
@@ -85,7 +93,7 @@ def test_checkout_start_after_expiry_reopens_with_a_new_session_and_key(fake_str
 
     second = _checkout(course)
 
-    keys = [r.idempotency_key for r in fake_stripe.creating_requests]
+    keys = [r.idempotency_key for r in _session_creations(fake_stripe)]
     assert second.session.id != first.session.id
     assert len(set(keys)) == 2
     assert Enrollment.objects.get().status == Enrollment.Status.PENDING
@@ -129,7 +137,7 @@ def test_checkout_start_keys_differ_when_the_purchase_differs(fake_stripe):
     _checkout(course)
     _checkout(CourseFactory(), student=_student("user_2"))
 
-    keys = [r.idempotency_key for r in fake_stripe.creating_requests]
+    keys = [r.idempotency_key for r in _session_creations(fake_stripe)]
     assert len(keys) == len(set(keys)) == 3
     assert all(key.startswith("checkout-") for key in keys)
 
@@ -230,7 +238,7 @@ def test_checkout_start_repeated_before_its_session_is_stored_gets_the_same_one(
 
     second = _checkout(course)
 
-    keys = [r.idempotency_key for r in fake_stripe.creating_requests]
+    keys = [r.idempotency_key for r in _session_creations(fake_stripe)]
     assert second.session.id == first.session.id
     assert len(fake_stripe.sessions) == 1
     assert keys[0] == keys[1]
@@ -568,6 +576,17 @@ def test_refund_recorded_revokes_access_on_a_full_refund_only(fake_stripe):
 # --- stripe_event_process -------------------------------------------------------------
 
 
+def _nothing_charged(session: dict, **changes) -> dict:
+    """The payload of a session completed without a payment: the event alone
+    says everything, nothing is read again from Stripe."""
+    return {
+        **session,
+        "payment_intent": None,
+        "payment_status": "no_payment_required",
+        **changes,
+    }
+
+
 def _event(fake_stripe, event_type, data_object, event_id=None):
     delivery = fake_stripe.webhook_delivery(event_type, data_object, event_id=event_id)
     return stripe_gateway.webhook_event_parse(
@@ -607,8 +626,9 @@ def test_stripe_event_process_failure_rolls_back_and_records_the_error(fake_stri
     second = _checkout(course)
     paid = fake_stripe.session_pay(_stray_session(fake_stripe, course)["id"])
     # An amount the database refuses (price_paid >= 0) fails mid-way, after
-    # the enrollment's session id was already changed.
-    broken = {**paid, "amount_total": -100}
+    # the enrollment's session id was already changed. (With nothing charged,
+    # the payload is not read again from Stripe.)
+    broken = _nothing_charged(paid, amount_total=-100)
     event = _event(fake_stripe, "checkout.session.completed", broken)
 
     outcome = payments.stripe_event_process(event=event)
@@ -629,7 +649,7 @@ def test_stripe_event_process_retry_after_a_failure_succeeds(fake_stripe):
     broken = _event(
         fake_stripe,
         "checkout.session.completed",
-        {**paid, "amount_total": -100},
+        _nothing_charged(paid, amount_total=-100),
         event_id="evt_retry",
     )
     payments.stripe_event_process(event=broken)

@@ -104,7 +104,12 @@ def test_every_creating_request_carries_an_idempotency_key(fake_stripe, student_
     enrollment_refund(enrollment_id=Enrollment.objects.paid().get().pk)
 
     paths = {r.path for r in fake_stripe.creating_requests}
-    assert paths == {"/v1/checkout/sessions", "/v1/payment_intents", "/v1/refunds"}
+    assert paths == {
+        "/v1/customers",
+        "/v1/checkout/sessions",
+        "/v1/payment_intents",
+        "/v1/refunds",
+    }
     assert all(r.idempotency_key for r in fake_stripe.creating_requests)
 
 

@@ -8,7 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from courses.authentication import ClerkUser
-from courses.models import Enrollment, StripeEvent
+from courses.models import Enrollment, Order, StripeEvent
 from courses.services import payments
 from courses.tests.factories import CourseFactory
 
@@ -56,19 +56,20 @@ def test_checkout_session_completed_enrolls_the_student(fake_stripe, client):
 
 
 def test_first_checkout_completed_delivery_costs_at_most_ten_queries(
-    fake_stripe, client, django_assert_num_queries
+    fake_stripe, client, django_assert_max_num_queries
 ):
     started = _checkout(CourseFactory())
     delivery = fake_stripe.webhook_delivery(
         "checkout.session.completed", fake_stripe.session_pay(started.session.id)
     )
 
-    # exists, savepoint, insert, lock event, lock enrollment, mark paid,
-    # mark processed, release
-    with django_assert_num_queries(8):
+    # exists, savepoint, insert, lock event, lock enrollment, read its order,
+    # mark paid, write the order, mark processed, release
+    with django_assert_max_num_queries(10):
         response = _post(client, delivery)
 
     assert response.status_code == 200
+    assert Order.objects.get().status == Order.Status.PAID
 
 
 def test_duplicate_delivery_costs_one_query_and_changes_nothing(
@@ -288,9 +289,16 @@ def test_processing_failure_answers_500_then_stripes_retry_succeeds(
 ):
     started = _checkout(CourseFactory())
     paid = fake_stripe.session_pay(started.session.id)
+    # Nothing charged: the payload alone is applied, and the database refuses
+    # its amount.
     broken = fake_stripe.webhook_delivery(
         "checkout.session.completed",
-        {**paid, "amount_total": -100},
+        {
+            **paid,
+            "payment_intent": None,
+            "payment_status": "no_payment_required",
+            "amount_total": -100,
+        },
         event_id="evt_flaky",
     )
     retried = fake_stripe.webhook_delivery(

@@ -31,8 +31,8 @@ def me(request: Request) -> Response:
     description=(
         "One JSON document for the right of access: the caller's profile as "
         "Clerk last sent it, and every enrollment in their name (amounts, "
-        "statuses, dates, Stripe ids, lesson progress, payments kept for "
-        "review). Nothing about anyone else. Offered as a file download."
+        "statuses, dates, Stripe ids, orders, lesson progress, payments kept "
+        "for review). Nothing about anyone else. Offered as a file download."
     ),
     parameters=[
         OpenApiParameter(

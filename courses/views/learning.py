@@ -49,8 +49,8 @@ from courses.views.caching import catalog_answer
         summary=_("The caller's paid enrollments; ?status= for others"),
         description=_(
             "Paid enrollments by default, as in the tutorial; `?status=pending` "
-            "(failed, expired, refunded) for one other status, `?status=all` "
-            "for every status."
+            "(failed, expired, refunded, disputed) for one other status, "
+            "`?status=all` for every status."
         ),
         parameters=[
             OpenApiParameter(

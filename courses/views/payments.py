@@ -1,4 +1,5 @@
-"""Checkout, PaymentIntent and payment verification endpoints: thin, over services."""
+"""Checkout, PaymentIntent and payment verification endpoints, and the caller's
+orders: thin, over services and selectors."""
 
 import contextlib
 import logging
@@ -6,8 +7,9 @@ from collections.abc import Iterator
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,12 +17,14 @@ from rest_framework.views import APIView
 
 from courses import stripe_gateway
 from courses.exceptions import BadGateway, ServiceUnavailable
-from courses.models import Course, Enrollment
+from courses.models import Course, Enrollment, Order
 from courses.schema import ErrorSerializer, ValidationErrorSerializer
+from courses.selectors.payments import order_get_for_student, order_list_for_student
 from courses.serializers.learning import StudentEnrollmentSerializer
 from courses.serializers.payments import (
     CheckoutStartInputSerializer,
     CheckoutStartOutputSerializer,
+    OrderOutputSerializer,
     PaymentIntentStartOutputSerializer,
     VerifyPaymentInputSerializer,
     VerifyPaymentOutputSerializer,
@@ -151,7 +155,8 @@ class VerifyPaymentView(_CheckoutThrottled):
             "Asks Stripe about the session and enrolls the student if it is paid, "
             "without waiting for the webhook. `status` is `success` (paid: with "
             "the enrollment, as in the tutorial), `pending` (with Stripe's "
-            "`payment_status`) or `refunded` (paid, then refunded: no access)."
+            "`payment_status`), `refunded` (paid, then refunded: no access) or "
+            "`disputed` (paid, then disputed with the bank: no access)."
         ),
         request=VerifyPaymentInputSerializer,
         responses={
@@ -184,3 +189,58 @@ class VerifyPaymentView(_CheckoutThrottled):
                 "payment_status": verification.payment_status,
             }
         )
+
+
+class OrderListView(generics.ListAPIView):
+    """The caller's orders: one per payment attempt that reached Stripe."""
+
+    serializer_class = OrderOutputSerializer
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary=_("The caller's orders, newest first"),
+        description=_(
+            "One order per payment attempt that reached Stripe (a Checkout "
+            "Session or a PaymentIntent), whatever its status, with its course, "
+            "amounts (subtotal, discount, total, refunded), promotion code, "
+            "receipt and invoice links. Paginated like the other lists."
+        ),
+        tags=["payments"],
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Order.objects.none()
+        return order_list_for_student(clerk_user_id=self.request.user.clerk_user_id)
+
+
+class OrderDetailView(generics.RetrieveAPIView):
+    """One of the caller's orders; anyone else's id is a 404, like a missing one."""
+
+    serializer_class = OrderOutputSerializer
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary=_("One of the caller's orders"),
+        parameters=[
+            OpenApiParameter(
+                "id", int, OpenApiParameter.PATH, description=_("An order's id")
+            )
+        ],
+        responses={200: OrderOutputSerializer, 404: _error("No such order of yours")},
+        tags=["payments"],
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self) -> Order:
+        try:
+            return order_get_for_student(
+                clerk_user_id=self.request.user.clerk_user_id, pk=self.kwargs["pk"]
+            )
+        except Order.DoesNotExist:
+            raise NotFound(_("Order not found.")) from None

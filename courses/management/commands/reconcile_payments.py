@@ -1,5 +1,7 @@
-"""Fulfil paid Stripe Checkout Sessions whose webhook never arrived, and retry the
-automatic refunds of second payments that Stripe did not take (safe to repeat)."""
+"""Fulfil paid Stripe Checkout Sessions whose webhook never arrived, record refunds
+and disputes that were missed, retry the automatic refunds of second payments
+that Stripe did not take, and send Stripe Customers the changes it missed
+(safe to repeat)."""
 
 import datetime
 import re
@@ -10,6 +12,8 @@ from django.utils import timezone
 from courses import stripe_gateway
 from courses.models import PaymentReview
 from courses.services.payments import (
+    customers_reconcile,
+    payment_adjustments_reconcile,
     payment_reviews_refund_pending,
     payments_reconcile,
 )
@@ -27,9 +31,11 @@ def parse_duration(value: str) -> datetime.timedelta:
 
 class Command(BaseCommand):
     help = (
-        "List Stripe's completed Checkout Sessions created in the last period and "
-        "enroll the students whose payment was missed; retry the refunds of "
-        "second payments still pending. Run it from cron."
+        "List Stripe's completed Checkout Sessions, refunds and disputes created "
+        "in the last period and apply those that were missed (enrolling students, "
+        "revoking access); retry the refunds of second payments still pending; "
+        "send Stripe Customers the email changes and deletions they missed. Run "
+        "it from cron."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,7 +55,9 @@ class Command(BaseCommand):
         since = timezone.now() - period
         try:
             repaired = payments_reconcile(since=since)
+            adjusted = payment_adjustments_reconcile(since=since)
             retried = payment_reviews_refund_pending()
+            customers = customers_reconcile()
         except stripe_gateway.PaymentsNotConfigured as exc:
             raise CommandError("STRIPE_SECRET_KEY is not set") from exc
         except stripe_gateway.PaymentProviderError as exc:
@@ -70,8 +78,20 @@ class Command(BaseCommand):
                 f"Second payment {review.stripe_payment_intent_id} "
                 f"(enrollment {review.enrollment_id}): {outcome}"
             )
+        for charge_id in adjusted.refunds:
+            self.stdout.write(f"Refund of charge {charge_id} recorded")
+        for dispute_id in adjusted.disputes:
+            self.stdout.write(f"Dispute {dispute_id} recorded")
+        for clerk_user_id in customers.updated:
+            self.stdout.write(f"Stripe Customer of {clerk_user_id}: email updated")
+        for clerk_user_id in customers.deleted:
+            self.stdout.write(f"Stripe Customer of {clerk_user_id} (erased): deleted")
+        for clerk_user_id in customers.failed:
+            self.stdout.write(f"Stripe Customer of {clerk_user_id}: Stripe refused")
         self.stdout.write(
             self.style.SUCCESS(
-                f"{len(repaired)} payment(s) repaired since {since:%Y-%m-%d %H:%M %Z}."
+                f"{len(repaired)} payment(s) repaired since "
+                f"{since:%Y-%m-%d %H:%M %Z}; {len(adjusted.refunds)} refund(s) and "
+                f"{len(adjusted.disputes)} dispute(s) recorded."
             )
         )

@@ -1,13 +1,15 @@
-"""Starting a payment: a Checkout Session or a PaymentIntent for a pending enrollment,
-and the student's return from Checkout.
+"""Starting a Stripe Checkout Session for a pending enrollment, and the student's
+return from Checkout.
 
 The pending row is written before Stripe is called, and Stripe calls happen
-outside row locks. An enrollment has at most one payable Checkout Session: a
-new one is created only after the previous one is expired at Stripe, and each
-expires on its own after STRIPE_CHECKOUT_EXPIRES_MINUTES.
+outside row locks; the attempt's pending order is written as soon as Stripe
+has answered. Every session names the student's Stripe Customer and, with
+STRIPE_ALLOW_PROMOTION_CODES, accepts promotion codes. An enrollment has at
+most one payable Checkout Session: a new one is created only after the
+previous one is expired at Stripe, and each expires on its own after
+STRIPE_CHECKOUT_EXPIRES_MINUTES.
 """
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -18,22 +20,30 @@ from django.db import transaction
 
 from courses import stripe_gateway
 from courses.authentication import ClerkUser
-from courses.models import Course, Enrollment
+from courses.models import Course, Enrollment, Order
+from courses.services.payments.attempts import (
+    ZERO,
+    attempt_key,
+    currency,
+    free_enrollment_grant,
+    payment_metadata,
+    pending_enrollment_get_or_create,
+    with_customer,
+)
 from courses.services.payments.errors import (
     AlreadyEnrolled,
-    EnrollmentRefunded,
     PaymentInProgress,
     PaymentNotFound,
 )
-from courses.services.payments.fulfilment import (
-    checkout_fulfill,
-    payment_intent_fulfill,
+from courses.services.payments.fulfilment import checkout_fulfill
+from courses.services.payments.orders import (
+    order_mark_unpaid_outcome,
+    order_pending_record,
+    order_with_enrollment_locked,
 )
-from courses.stripe_gateway import CheckoutSession, PaymentIntent
+from courses.stripe_gateway import CheckoutSession
 
 logger = logging.getLogger(__name__)
-
-_ZERO = Decimal("0.00")
 
 # Stripe's bounds for expires_at, measured from the session's creation.
 _STRIPE_EXPIRES_MIN_SECONDS = 30 * 60
@@ -57,14 +67,8 @@ class CheckoutStart:
 
 
 @dataclass(frozen=True)
-class PaymentIntentStart:
-    enrollment: Enrollment
-    payment_intent: PaymentIntent
-
-
-@dataclass(frozen=True)
 class PaymentVerification:
-    status: str  # "paid", "pending" or "refunded"
+    status: str  # "paid", "pending", "refunded" or "disputed"
     payment_status: str  # Stripe's payment_status of the session
     enrollment: Enrollment | None
 
@@ -77,11 +81,9 @@ def checkout_start(
     The pending row exists before Stripe does, so a webhook that comes back
     faster than this function finds it. A free course is enrolled at once.
     """
-    enrollment = _pending_enrollment_get_or_create(course=course, student=student)
-    if course.price == _ZERO:
-        return CheckoutStart(
-            enrollment=_free_enrollment_grant(enrollment), session=None
-        )
+    enrollment = pending_enrollment_get_or_create(course=course, student=student)
+    if course.price == ZERO:
+        return CheckoutStart(enrollment=free_enrollment_grant(enrollment), session=None)
 
     if enrollment.stripe_session_id:
         reusable = _checkout_session_reuse_or_expire(
@@ -93,35 +95,46 @@ def checkout_start(
         if reusable is not None:
             return CheckoutStart(enrollment=enrollment, session=reusable)
 
-    metadata = _payment_metadata(enrollment=enrollment, course=course)
+    metadata = payment_metadata(enrollment=enrollment, course=course)
     expires_at = _checkout_session_expires_at(now=time.time())
-    session = stripe_gateway.checkout_session_create(
-        amount=course.price,
-        product_name=course.title,
-        product_description=course.description,
-        success_url=success_url,
-        cancel_url=cancel_url,
-        client_reference_id=student.clerk_user_id,
-        customer_email=student.email or None,
-        metadata=metadata,
-        expires_at=expires_at,
-        # The same request for the same enrollment state gets the same session
-        # back (a double click, a retried request); a new attempt gets a new one.
-        idempotency_key=_idempotency_key(
-            "checkout",
-            enrollment.pk,
-            enrollment.stripe_session_id or "",
-            metadata,
-            course.price,
-            _currency(),
-            course.title,
-            course.description,
-            success_url,
-            cancel_url,
-            student.email,
-            expires_at,
-        ),
-    )
+    allow_promotion_codes = settings.STRIPE_ALLOW_PROMOTION_CODES
+    invoice_creation = settings.STRIPE_INVOICE_CREATION
+
+    def create(customer_id: str) -> CheckoutSession:
+        return stripe_gateway.checkout_session_create(
+            amount=course.price,
+            product_name=course.title,
+            product_description=course.description,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            client_reference_id=student.clerk_user_id,
+            customer_id=customer_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            allow_promotion_codes=allow_promotion_codes,
+            invoice_creation=invoice_creation,
+            # The same request for the same enrollment state gets the same
+            # session back (a double click, a retried request); a new attempt
+            # gets a new one.
+            idempotency_key=attempt_key(
+                "checkout",
+                enrollment.pk,
+                enrollment.stripe_session_id or "",
+                metadata,
+                course.price,
+                currency(),
+                course.title,
+                course.description,
+                success_url,
+                cancel_url,
+                customer_id,
+                allow_promotion_codes,
+                invoice_creation,
+                expires_at,
+            ),
+        )
+
+    session = with_customer(student, create)
     with transaction.atomic():
         locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         if locked.status == Enrollment.Status.PAID:
@@ -133,6 +146,12 @@ def checkout_start(
         locked.save(update_fields=["stripe_session_id", "updated_at"])
         # The previous session's expiry event may have come in meanwhile.
         locked.reopen()
+        order_pending_record(
+            enrollment=locked,
+            amount=course.price,
+            currency=currency(),
+            session_id=session.id,
+        )
     if displaced is not None:
         # A concurrent attempt stored its own session after this one read the
         # row: it is replaced, so it must not stay payable either.
@@ -140,59 +159,11 @@ def checkout_start(
     return CheckoutStart(enrollment=locked, session=session)
 
 
-def payment_intent_start(*, course: Course, student: ClerkUser) -> PaymentIntentStart:
-    """A PaymentIntent (Stripe Elements), its id stored on the pending enrollment."""
-    enrollment = _pending_enrollment_get_or_create(course=course, student=student)
-    if course.price == _ZERO:
-        # Stripe refuses zero-amount PaymentIntents; a free course needs none.
-        _free_enrollment_grant(enrollment)
-        raise AlreadyEnrolled
-
-    if enrollment.stripe_payment_intent_id:
-        previous = _payment_intent_get_or_none(enrollment.stripe_payment_intent_id)
-        if previous is not None and previous.is_succeeded:
-            payment_intent_fulfill(payment_intent=previous)
-            raise AlreadyEnrolled
-        if previous is not None and previous.status == "processing":
-            raise PaymentInProgress
-        if (
-            previous is not None
-            and previous.is_reusable
-            and previous.amount == course.price
-            and previous.currency == _currency()
-        ):
-            return PaymentIntentStart(enrollment=enrollment, payment_intent=previous)
-
-    metadata = _payment_metadata(enrollment=enrollment, course=course)
-    payment_intent = stripe_gateway.payment_intent_create(
-        amount=course.price,
-        description=str(course.title),
-        receipt_email=student.email or None,
-        metadata=metadata,
-        idempotency_key=_idempotency_key(
-            "payment-intent",
-            enrollment.pk,
-            enrollment.stripe_payment_intent_id or "",
-            metadata,
-            course.price,
-            _currency(),
-            course.title,
-            student.email,
-        ),
-    )
-    with transaction.atomic():
-        locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-        if locked.status == Enrollment.Status.PAID:
-            raise AlreadyEnrolled
-        locked.stripe_payment_intent_id = payment_intent.id
-        locked.save(update_fields=["stripe_payment_intent_id", "updated_at"])
-    return PaymentIntentStart(enrollment=locked, payment_intent=payment_intent)
-
-
 def checkout_verify(*, session_id: str, clerk_user_id: str) -> PaymentVerification:
     """The student's return from Checkout: ask Stripe, fulfil if paid (no webhook)."""
     try:
-        session = stripe_gateway.checkout_session_get(session_id)
+        # With its charge, promotion code and invoice: fulfilment reads nothing more.
+        session = stripe_gateway.checkout_session_get(session_id, with_payment=True)
     except stripe_gateway.PaymentObjectNotFound as exc:
         raise PaymentNotFound from exc
     owner = session.metadata.get("clerk_user_id") or session.client_reference_id
@@ -203,40 +174,18 @@ def checkout_verify(*, session_id: str, clerk_user_id: str) -> PaymentVerificati
         return PaymentVerification(
             status="paid", payment_status=session.payment_status, enrollment=enrollment
         )
-    if enrollment is not None and enrollment.status == Enrollment.Status.REFUNDED:
+    if enrollment is not None and enrollment.status in (
+        Enrollment.Status.REFUNDED,
+        Enrollment.Status.DISPUTED,
+    ):
         return PaymentVerification(
-            status="refunded", payment_status=session.payment_status, enrollment=None
+            status=enrollment.status,
+            payment_status=session.payment_status,
+            enrollment=None,
         )
     return PaymentVerification(
         status="pending", payment_status=session.payment_status, enrollment=None
     )
-
-
-def _pending_enrollment_get_or_create(
-    *, course: Course, student: ClerkUser
-) -> Enrollment:
-    enrollment, _created = Enrollment.objects.get_or_create(
-        course=course,
-        clerk_user_id=student.clerk_user_id,
-        defaults={
-            "student_email": student.email,
-            "student_name": student.full_name[:200],
-            "price_paid": course.price,
-        },
-    )
-    if enrollment.status == Enrollment.Status.PAID:
-        raise AlreadyEnrolled
-    if enrollment.status == Enrollment.Status.REFUNDED:
-        raise EnrollmentRefunded
-    enrollment.reopen()  # a failed or expired attempt becomes pending again
-    return enrollment
-
-
-def _free_enrollment_grant(enrollment: Enrollment) -> Enrollment:
-    with transaction.atomic():
-        locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-        locked.mark_as_paid(price_paid=_ZERO)
-    return locked
 
 
 def _checkout_session_reuse_or_expire(
@@ -258,9 +207,16 @@ def _checkout_session_reuse_or_expire(
     _refuse_if_completed(previous)
     if previous.status != "open":
         return None
+    # The subtotal: the total of an open session may already hold a discount
+    # the student is entering.
+    previous_amount = (
+        previous.amount_subtotal
+        if previous.amount_subtotal is not None
+        else previous.amount_total
+    )
     is_same_purchase = (
-        previous.amount_total == amount
-        and previous.currency == _currency()
+        previous_amount == amount
+        and previous.currency == currency()
         and previous.success_url == success_url
         and previous.cancel_url == cancel_url
         and (
@@ -281,6 +237,7 @@ def _checkout_session_reuse_or_expire(
         _refuse_if_completed(latest)
         if latest.status == "open":
             raise
+    _order_expired(previous.id)
     logger.info(
         "Checkout Session %s of enrollment %s expired for a new one",
         previous.id,
@@ -293,7 +250,10 @@ def _refuse_if_completed(session: CheckoutSession) -> None:
     if session.status != "complete":
         return
     if session.is_paid:
-        checkout_fulfill(session=session)
+        # Read again with its charge: the order gets its receipt at once.
+        checkout_fulfill(
+            session=stripe_gateway.checkout_session_get(session.id, with_payment=True)
+        )
         raise AlreadyEnrolled
     # Completed but unpaid: a bank debit is clearing; a second session could
     # be paid too.
@@ -307,6 +267,18 @@ def _checkout_session_expire_quietly(session_id: str) -> None:
         # Already closed (paid or expired), or Stripe unreachable: if it is
         # paid after all, the second payment is refunded when it is reported.
         logger.warning("Replaced Checkout Session %s could not be expired", session_id)
+        return
+    _order_expired(session_id)
+
+
+def _order_expired(session_id: str) -> None:
+    """The order of a session we expired at Stripe (its event says the same)."""
+    with transaction.atomic():
+        found = order_with_enrollment_locked(
+            session_id=session_id, payment_intent_id=None
+        )
+        if found is not None:
+            order_mark_unpaid_outcome(found[0], Order.Status.EXPIRED)
 
 
 def _checkout_session_expires_at(*, now: float) -> int:
@@ -322,35 +294,3 @@ def _checkout_session_expires_at(*, now: float) -> int:
     lifetime = min(lifetime, _STRIPE_EXPIRES_MAX_SECONDS - _EXPIRES_AT_MARGIN_SECONDS)
     target = int(now) + lifetime
     return target - target % _EXPIRES_AT_STEP_SECONDS
-
-
-def _payment_intent_get_or_none(payment_intent_id: str) -> PaymentIntent | None:
-    try:
-        return stripe_gateway.payment_intent_get(payment_intent_id)
-    except stripe_gateway.PaymentObjectNotFound:
-        return None
-
-
-def _payment_metadata(*, enrollment: Enrollment, course: Course) -> dict[str, str]:
-    return {
-        "course_id": str(course.pk),
-        "course_slug": course.slug,
-        "clerk_user_id": enrollment.clerk_user_id,
-        "enrollment_id": str(enrollment.pk),
-    }
-
-
-def _idempotency_key(kind: str, enrollment_id: int, *parts: object) -> str:
-    """Same enrollment, same previous attempt and same parameters: same key.
-
-    Stripe then answers a repeated request (a double click, a retry after a
-    timeout) with the object it already created, and refuses nothing, since
-    any change of parameters also changes the key.
-    """
-    text = "|".join(str(part) for part in (enrollment_id, *parts))
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return f"{kind}-{enrollment_id}-{digest[:40]}"
-
-
-def _currency() -> str:
-    return settings.STRIPE_CURRENCY

@@ -22,6 +22,13 @@ class EnrollmentRefunded(Conflict):
     default_code = "enrollment_refunded"
 
 
+class PaymentDisputed(Conflict):
+    default_detail = _(
+        "Your payment for this course is disputed with your bank. Contact support."
+    )
+    default_code = "payment_disputed"
+
+
 class NotRefundable(Conflict):
     """Raised by enrollment_refund: nothing was paid through Stripe."""
 

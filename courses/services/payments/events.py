@@ -1,8 +1,17 @@
-"""Stripe webhook events: stored once by id, applied once, retried on failure."""
+"""Stripe webhook events: stored once by id, applied once, retried on failure.
+
+An event's handler may first read from Stripe what its payload does not carry
+(a promotion code's text, an invoice's page, the Checkout Session of a charge
+no order knows yet); that read happens before the event's transaction, so no
+lock or connection is held across it. A paid session with neither needs no
+read at all.
+"""
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -10,13 +19,18 @@ from django.utils import timezone
 
 from courses import stripe_gateway
 from courses.models import StripeEvent
+from courses.services.payments.disputes import dispute_apply, dispute_session_lookup
 from courses.services.payments.fulfilment import (
     checkout_expired,
-    checkout_fulfill,
     payment_failed,
-    payment_intent_fulfill,
+    payment_fulfil,
+    payment_intent_payment_read,
 )
-from courses.services.payments.refunds import refund_recorded
+from courses.services.payments.payment import (
+    payment_of_session,
+    session_id_for_payment_intent,
+)
+from courses.services.payments.refunds import charge_apply
 from courses.stripe_gateway import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -41,7 +55,9 @@ def stripe_event_process(*, event: WebhookEvent) -> EventOutcome:
     ).exists()
     if already_done:
         return EventOutcome.DUPLICATE
+    handler = _EVENT_HANDLERS.get(event.type)
     try:
+        prepared = handler.prepare(event) if handler and handler.prepare else None
         with transaction.atomic():
             # A concurrent delivery of the same id waits here on the row lock
             # until the first one commits, then sees it processed.
@@ -52,9 +68,8 @@ def stripe_event_process(*, event: WebhookEvent) -> EventOutcome:
             stored = StripeEvent.objects.select_for_update().get(pk=event.id)
             if stored.processed_at is not None:
                 return EventOutcome.DUPLICATE
-            handler = _EVENT_HANDLERS.get(event.type)
             if handler is not None:
-                handler(event)
+                handler.apply(event, prepared)
             stored.processed_at = timezone.now()
             stored.attempts += 1
             stored.last_error = ""
@@ -87,46 +102,88 @@ def _event_failure_record(*, event: WebhookEvent, error: Exception) -> None:
             )
 
 
-def _on_checkout_paid(event: WebhookEvent) -> None:
+@dataclass(frozen=True)
+class _Handler:
+    # Applied in the event's transaction, with what `prepare` read from Stripe
+    # before it (None without a prepare step).
+    apply: Callable[[WebhookEvent, Any], None]
+    prepare: Callable[[WebhookEvent], Any] | None = None
+
+
+def _read_paid_checkout(event: WebhookEvent) -> Any:
+    session = stripe_gateway.checkout_session_from_dict(event.data_object)
     # An unpaid "completed" session (a bank debit still clearing) waits for
     # checkout.session.async_payment_succeeded.
-    checkout_fulfill(
-        session=stripe_gateway.checkout_session_from_dict(event.data_object)
-    )
+    return payment_of_session(session) if session.is_paid else None
 
 
-def _on_checkout_payment_failed(event: WebhookEvent) -> None:
+def _on_checkout_paid(event: WebhookEvent, payment: Any) -> None:
+    if payment is not None:
+        payment_fulfil(payment, unmatched_level=logging.WARNING)
+
+
+def _on_checkout_payment_failed(event: WebhookEvent, _prepared: Any) -> None:
     payment_failed(checkout_session_id=event.data_object["id"])
 
 
-def _on_checkout_expired(event: WebhookEvent) -> None:
+def _on_checkout_expired(event: WebhookEvent, _prepared: Any) -> None:
     checkout_expired(
         session=stripe_gateway.checkout_session_from_dict(event.data_object)
     )
 
 
-def _on_payment_intent_succeeded(event: WebhookEvent) -> None:
-    payment_intent_fulfill(
-        payment_intent=stripe_gateway.payment_intent_from_dict(event.data_object)
-    )
+def _read_succeeded_payment_intent(event: WebhookEvent) -> Any:
+    payment_intent = stripe_gateway.payment_intent_from_dict(event.data_object)
+    return payment_intent_payment_read(payment_intent)
 
 
-def _on_payment_intent_failed(event: WebhookEvent) -> None:
+def _on_payment_intent_succeeded(event: WebhookEvent, payment: Any) -> None:
+    if payment is not None:
+        payment_fulfil(payment, unmatched_level=logging.INFO)
+
+
+def _on_payment_intent_failed(event: WebhookEvent, _prepared: Any) -> None:
     payment_failed(payment_intent_id=event.data_object["id"])
 
 
-def _on_charge_refunded(event: WebhookEvent) -> None:
-    refund_recorded(charge=stripe_gateway.charge_from_dict(event.data_object))
+def _read_charge_session(event: WebhookEvent) -> Any:
+    charge = stripe_gateway.charge_from_dict(event.data_object)
+    return session_id_for_payment_intent(charge.payment_intent_id)
 
 
-_EVENT_HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
-    "checkout.session.completed": _on_checkout_paid,
-    "checkout.session.async_payment_succeeded": _on_checkout_paid,
-    "checkout.session.async_payment_failed": _on_checkout_payment_failed,
-    "checkout.session.expired": _on_checkout_expired,
-    "payment_intent.succeeded": _on_payment_intent_succeeded,
-    "payment_intent.payment_failed": _on_payment_intent_failed,
-    "charge.refunded": _on_charge_refunded,
+def _on_charge(event: WebhookEvent, session_id: Any) -> None:
+    # A charge succeeded (its receipt) or was refunded (in part or in full).
+    charge_apply(
+        stripe_gateway.charge_from_dict(event.data_object), session_id=session_id
+    )
+
+
+def _read_dispute_session(event: WebhookEvent) -> Any:
+    return dispute_session_lookup(stripe_gateway.dispute_from_dict(event.data_object))
+
+
+def _on_dispute(event: WebhookEvent, session_id: Any) -> None:
+    dispute_apply(
+        stripe_gateway.dispute_from_dict(event.data_object), session_id=session_id
+    )
+
+
+_EVENT_HANDLERS: dict[str, _Handler] = {
+    "checkout.session.completed": _Handler(_on_checkout_paid, _read_paid_checkout),
+    "checkout.session.async_payment_succeeded": _Handler(
+        _on_checkout_paid, _read_paid_checkout
+    ),
+    "checkout.session.async_payment_failed": _Handler(_on_checkout_payment_failed),
+    "checkout.session.expired": _Handler(_on_checkout_expired),
+    "payment_intent.succeeded": _Handler(
+        _on_payment_intent_succeeded, _read_succeeded_payment_intent
+    ),
+    "payment_intent.payment_failed": _Handler(_on_payment_intent_failed),
+    "charge.succeeded": _Handler(_on_charge, _read_charge_session),
+    "charge.refunded": _Handler(_on_charge, _read_charge_session),
+    "charge.dispute.created": _Handler(_on_dispute, _read_dispute_session),
+    "charge.dispute.updated": _Handler(_on_dispute, _read_dispute_session),
+    "charge.dispute.closed": _Handler(_on_dispute, _read_dispute_session),
 }
 
 

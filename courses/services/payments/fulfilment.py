@@ -1,76 +1,51 @@
 """Granting access exactly once per payment, and the payment's failure or expiry.
 
 Every path that learns about a payment (the webhook, verify_payment, the
-reconcile command) ends in `_payment_fulfil`, which first checks what Stripe
+reconcile command) ends in `payment_fulfil`, which first checks what Stripe
 says was paid (currency, test or live mode), then locks the enrollment row and
-is a no-op when the work is already done. A second payment for an enrollment
-already paid is recorded under the same lock and refunded once the
-transaction commits (never during it: the refund is a network call).
+is a no-op when the work is already done. The payment's order is written
+under the same lock, with what Stripe says of the charge now (receipt,
+refunds, dispute): a refund or a dispute that came before the payment was
+recorded is applied with it. A second payment for an enrollment already paid
+is recorded under the same lock and refunded once the transaction commits
+(never during it: the refund is a network call).
 """
 
-import datetime
 import functools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from courses import stripe_gateway
-from courses.models import Course, Enrollment, PaymentReview
+from courses.models import Course, Enrollment, Order, PaymentReview
+from courses.services.payments.orders import (
+    enrollment_follow_order,
+    order_charge_apply,
+    order_dispute_apply,
+    order_for_payment_get,
+    order_mark_paid,
+    order_mark_unpaid_outcome,
+    order_save,
+    order_with_enrollment_locked,
+)
+from courses.services.payments.payment import (
+    Payment,
+    payment_of_payment_intent,
+    payment_of_session,
+)
 from courses.services.payments.refunds import duplicate_payment_refund
+from courses.services.payments.reviews import (
+    payment_refusal,
+    payment_refused,
+    review_get_or_create,
+)
 from courses.stripe_gateway import CheckoutSession, PaymentIntent
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class _Payment:
-    """What Stripe says was paid, from a Checkout Session or a PaymentIntent."""
-
-    session_id: str | None
-    payment_intent_id: str | None
-    customer_id: str | None
-    amount: Decimal | None
-    currency: str
-    is_livemode: bool
-    metadata: Mapping[str, str]
-    email: str
-    name: str
-
-    @classmethod
-    def of_session(cls, session: CheckoutSession) -> "_Payment":
-        return cls(
-            session_id=session.id,
-            payment_intent_id=session.payment_intent_id,
-            customer_id=session.customer_id,
-            amount=session.amount_total,
-            currency=session.currency,
-            is_livemode=session.is_livemode,
-            metadata=session.metadata,
-            email=session.customer_email,
-            name=session.customer_name,
-        )
-
-    @classmethod
-    def of_payment_intent(cls, payment_intent: PaymentIntent) -> "_Payment":
-        return cls(
-            session_id=None,
-            payment_intent_id=payment_intent.id,
-            customer_id=payment_intent.customer_id,
-            amount=payment_intent.amount_received,
-            currency=payment_intent.currency,
-            is_livemode=payment_intent.is_livemode,
-            metadata=payment_intent.metadata,
-            email=payment_intent.receipt_email,
-            name="",
-        )
-
-    @property
-    def label(self) -> str:
-        return self.payment_intent_id or self.session_id or "?"
+_ZERO = Decimal("0.00")
 
 
 def checkout_fulfill(*, session: CheckoutSession) -> Enrollment | None:
@@ -78,63 +53,78 @@ def checkout_fulfill(*, session: CheckoutSession) -> Enrollment | None:
 
     Returns the enrollment, or None when the session is unpaid, not ours, or
     refused (another currency or Stripe mode: recorded for staff instead).
+    Reads from Stripe what the session names without carrying it (the
+    promotion code, the invoice) before locking anything.
     """
-    enrollment, _changed = _checkout_fulfill(session)
+    enrollment, _changed = checkout_fulfill_changed(session)
     return enrollment
+
+
+def checkout_fulfill_changed(
+    session: CheckoutSession,
+) -> tuple[Enrollment | None, bool]:
+    """checkout_fulfill, and whether it granted access just now."""
+    if not session.is_paid:
+        return None, False
+    return payment_fulfil(payment_of_session(session), unmatched_level=logging.WARNING)
 
 
 def payment_intent_fulfill(*, payment_intent: PaymentIntent) -> Enrollment | None:
-    """Grant access for a succeeded PaymentIntent. Safe to repeat and to race."""
-    if not payment_intent.is_succeeded:
+    """Grant access for a succeeded PaymentIntent. Safe to repeat and to race.
+
+    A Checkout Session's own PaymentIntent carries no course metadata: its
+    session's event is the one that counts, so finding nothing is normal.
+    """
+    payment = payment_intent_payment_read(payment_intent)
+    if payment is None:
         return None
-    # A Checkout Session's own PaymentIntent carries no course metadata: its
-    # session's event is the one that counts, so finding nothing is normal.
-    enrollment, _changed = _payment_fulfil(
-        _Payment.of_payment_intent(payment_intent), unmatched_level=logging.INFO
-    )
+    enrollment, _changed = payment_fulfil(payment, unmatched_level=logging.INFO)
     return enrollment
 
 
-def payments_reconcile(*, since: datetime.datetime) -> list[Enrollment]:
-    """Fulfil every paid Checkout Session since a time that we missed; returns those."""
-    repaired = []
-    created_since = int(since.timestamp())
-    for session in stripe_gateway.checkout_session_list_completed(
-        created_since=created_since
-    ):
-        if not session.metadata.get("clerk_user_id"):
-            continue  # not a course purchase
-        enrollment, changed = _checkout_fulfill(session)
-        if changed and enrollment is not None:
-            logger.warning(
-                "Reconcile: enrollment %s paid by session %s", enrollment.pk, session.id
-            )
-            repaired.append(enrollment)
-    return repaired
+def payment_intent_payment_read(payment_intent: PaymentIntent) -> Payment | None:
+    """A succeeded PaymentIntent as a Payment (None otherwise). Call outside any
+    transaction (a disputed charge is asked about)."""
+    if not payment_intent.is_succeeded:
+        return None
+    return payment_of_payment_intent(payment_intent)
 
 
 def payment_failed(
     *, checkout_session_id: str | None = None, payment_intent_id: str | None = None
 ) -> Enrollment | None:
-    """A failed payment; only the pending enrollment of that very payment changes."""
+    """A failed payment; only the pending enrollment of that very payment changes,
+    and the payment's own order."""
+    if not checkout_session_id and not payment_intent_id:
+        raise ValueError("checkout_session_id or payment_intent_id is required")
     with transaction.atomic(savepoint=False):
+        found = order_with_enrollment_locked(
+            session_id=checkout_session_id,
+            payment_intent_id=None if checkout_session_id else payment_intent_id,
+        )
+        if found is not None:
+            order_mark_unpaid_outcome(found[0], Order.Status.FAILED)
         locked = Enrollment.objects.select_for_update()
         if checkout_session_id:
             enrollment = locked.filter(stripe_session_id=checkout_session_id).first()
-        elif payment_intent_id:
+        else:
             enrollment = locked.filter(
                 stripe_payment_intent_id=payment_intent_id
             ).first()
-        else:
-            raise ValueError("checkout_session_id or payment_intent_id is required")
         if enrollment is not None:
             enrollment.mark_as_failed()
     return enrollment
 
 
 def checkout_expired(*, session: CheckoutSession) -> Enrollment | None:
-    """An abandoned session; never touches a paid enrollment or a newer session."""
+    """An abandoned session: its order expires; its enrollment too, unless paid
+    or holding a newer session."""
     with transaction.atomic(savepoint=False):
+        found = order_with_enrollment_locked(
+            session_id=session.id, payment_intent_id=None
+        )
+        if found is not None:
+            order_mark_unpaid_outcome(found[0], Order.Status.EXPIRED)
         enrollment = (
             Enrollment.objects.select_for_update()
             .filter(stripe_session_id=session.id)
@@ -145,26 +135,19 @@ def checkout_expired(*, session: CheckoutSession) -> Enrollment | None:
     return enrollment
 
 
-def _checkout_fulfill(session: CheckoutSession) -> tuple[Enrollment | None, bool]:
-    """The single fulfilment of a Checkout Session: (enrollment, whether it changed)."""
-    if not session.is_paid:
-        return None, False
-    return _payment_fulfil(
-        _Payment.of_session(session), unmatched_level=logging.WARNING
-    )
-
-
-def _payment_fulfil(
-    payment: _Payment, *, unmatched_level: int
+def payment_fulfil(
+    payment: Payment, *, unmatched_level: int
 ) -> tuple[Enrollment | None, bool]:
-    refusal = _payment_refusal(payment)
+    """Record a payment read from Stripe: (its enrollment, whether access was
+    granted just now). No network call."""
+    refusal = payment_refusal(payment)
     with transaction.atomic(savepoint=False):
         # A refused payment never creates an enrollment from its metadata.
         enrollment = _enrollment_for_payment_locked(payment, create=refusal is None)
-        is_for_a_course = enrollment is not None or _names_a_course(payment)
+        is_for_a_course = enrollment is not None or _names_a_course(payment.metadata)
         if refusal is not None and is_for_a_course:
             kind, reason = refusal
-            _payment_refused(payment, enrollment, kind=kind, reason=reason)
+            payment_refused(payment, enrollment, kind=kind, reason=reason)
             return None, False
         if enrollment is None:
             # Not ours (another product on the same Stripe account): ignored,
@@ -177,95 +160,12 @@ def _payment_fulfil(
     return enrollment, changed
 
 
-def _names_a_course(payment: _Payment) -> bool:
-    course_id = str(payment.metadata.get("course_id", ""))
-    return course_id.isdigit() and bool(payment.metadata.get("clerk_user_id"))
+def _names_a_course(metadata: Mapping[str, str]) -> bool:
+    course_id = str(metadata.get("course_id", ""))
+    return course_id.isdigit() and bool(metadata.get("clerk_user_id"))
 
 
-def _payment_refusal(payment: _Payment) -> tuple[str, str] | None:
-    """(kind, reason) when this payment must not grant access as it is."""
-    is_live_key = stripe_gateway.is_live_key()
-    if payment.is_livemode != is_live_key:
-        # A test card must never buy a real course, nor a live payment be
-        # handled by a test deployment.
-        return (
-            PaymentReview.Kind.WRONG_MODE,
-            "{} payment, but STRIPE_SECRET_KEY is a {} key.".format(
-                "Live-mode" if payment.is_livemode else "Test-mode",
-                "live" if is_live_key else "test",
-            ),
-        )
-    expected = settings.STRIPE_CURRENCY.lower()
-    if payment.currency.lower() != expected:
-        return (
-            PaymentReview.Kind.WRONG_CURRENCY,
-            f"Paid in {payment.currency.upper() or '(none)'}, but course prices "
-            f"are in {expected.upper()} (STRIPE_CURRENCY).",
-        )
-    return None
-
-
-def _payment_refused(
-    payment: _Payment, enrollment: Enrollment | None, *, kind: str, reason: str
-) -> None:
-    """Record a refused payment for staff (once) and log it; access is not granted."""
-    _review, created = _review_get_or_create(
-        payment,
-        kind=kind,
-        status=PaymentReview.Status.TO_REVIEW,
-        reason=reason,
-        enrollment=enrollment,
-    )
-    if created:
-        logger.warning(
-            "Payment %s not granted, kept for staff review: %s", payment.label, reason
-        )
-
-
-def _review_get_or_create(
-    payment: _Payment,
-    *,
-    kind: str,
-    status: str,
-    reason: str,
-    enrollment: Enrollment | None,
-) -> tuple[PaymentReview, bool]:
-    """One row per payment and kind (unique constraints), even delivered in parallel."""
-    if payment.payment_intent_id:
-        lookup = {"kind": kind, "stripe_payment_intent_id": payment.payment_intent_id}
-    else:
-        lookup = {"kind": kind, "stripe_session_id": payment.session_id}
-    fields = {
-        "kind": kind,
-        "status": status,
-        "reason": reason[:255],
-        "enrollment": enrollment,
-        "stripe_session_id": payment.session_id,
-        "stripe_payment_intent_id": payment.payment_intent_id,
-        "amount": payment.amount,
-        "currency": payment.currency.lower()[:8],
-        "is_livemode": payment.is_livemode,
-    }
-    existing = PaymentReview.objects.filter(**lookup).first()
-    if existing is not None:
-        # Told first by the PaymentIntent's event, then by its session's: keep
-        # what the later one knows.
-        if existing.stripe_session_id is None and payment.session_id:
-            existing.stripe_session_id = payment.session_id
-            existing.enrollment = existing.enrollment or enrollment
-            existing.save(
-                update_fields=["stripe_session_id", "enrollment", "updated_at"]
-            )
-        return existing, False
-    try:
-        with transaction.atomic():
-            return PaymentReview.objects.create(**fields), True
-    except IntegrityError:
-        # Written concurrently by another delivery of the same payment.
-        return PaymentReview.objects.get(**lookup), False
-
-
-def _is_same_payment(enrollment: Enrollment, payment: _Payment) -> bool:
+def _is_same_payment(enrollment: Enrollment, payment: Payment) -> bool:
     """Whether this payment is the one that paid the enrollment (a replay)."""
     # The PaymentIntent is the payment itself; a session without one (nothing
     # to pay) is known by its own id.
@@ -276,14 +176,29 @@ def _is_same_payment(enrollment: Enrollment, payment: _Payment) -> bool:
     )
 
 
-def _payment_record(enrollment: Enrollment, payment: _Payment) -> bool:
-    """Mark a locked enrollment paid with what Stripe charged; False if no change."""
-    if enrollment.status in (Enrollment.Status.PAID, Enrollment.Status.REFUNDED):
+_ACCESS_DECIDED = (
+    Enrollment.Status.PAID,
+    Enrollment.Status.REFUNDED,
+    Enrollment.Status.DISPUTED,
+)
+
+
+def _payment_record(enrollment: Enrollment, payment: Payment) -> bool:
+    """Mark a locked enrollment paid with what Stripe charged, and write the
+    payment's order; False if access did not change."""
+    order = order_for_payment_get(
+        session_id=payment.session_id, payment_intent_id=payment.payment_intent_id
+    )
+    if enrollment.status in _ACCESS_DECIDED:
         if _is_same_payment(enrollment, payment):
-            # A replayed or reconciled payment: nothing to do, and one that
-            # was refunded must not give back revoked access.
+            # A replayed or reconciled payment: its order learns what Stripe
+            # says now (a refund or dispute missed), but a payment refunded
+            # or disputed never gives back revoked access by itself.
+            order = _order_payment_record(enrollment, order, payment)
+            enrollment_follow_order(enrollment, order)
             return False
         _second_payment_record(enrollment, payment)
+        _order_payment_record(enrollment, order, payment)
         return False
     fields = []
     if payment.session_id and enrollment.stripe_session_id != payment.session_id:
@@ -301,14 +216,62 @@ def _payment_record(enrollment: Enrollment, payment: _Payment) -> bool:
         fields.append("stripe_payment_intent_id")
     if fields:
         enrollment.save(update_fields=fields)
-    return enrollment.mark_as_paid(
+    changed = enrollment.mark_as_paid(
         price_paid=payment.amount,
         payment_intent_id=payment.payment_intent_id,
         customer_id=payment.customer_id,
     )
+    order = _order_payment_record(enrollment, order, payment)
+    # Refunded or disputed before we heard of the payment: access goes as
+    # soon as it came.
+    enrollment_follow_order(enrollment, order)
+    return changed
 
 
-def _second_payment_record(enrollment: Enrollment, payment: _Payment) -> None:
+def _order_payment_record(
+    enrollment: Enrollment, order: Order | None, payment: Payment
+) -> Order:
+    """The payment's order, paid, with what Stripe says of it now; created if the
+    checkout never wrote one. One query (none if nothing changed)."""
+    is_new = order is None
+    if order is None:
+        order = Order(
+            enrollment=enrollment,
+            stripe_checkout_session_id=payment.session_id,
+            created_at=timezone.now(),
+        )
+    amount_total = payment.amount if payment.amount is not None else _ZERO
+    values = {
+        "amount_total": amount_total,
+        "amount_subtotal": payment.amount_subtotal
+        if payment.amount_subtotal is not None
+        else amount_total,
+        "amount_discount": payment.amount_discount,
+        "currency": payment.currency.lower()[:8],
+    }
+    if payment.payment_intent_id:
+        values["stripe_payment_intent_id"] = payment.payment_intent_id
+    if payment.promotion_code:
+        values["promotion_code"] = payment.promotion_code
+    if payment.hosted_invoice_url:
+        values["hosted_invoice_url"] = payment.hosted_invoice_url
+    fields = [name for name, value in values.items() if getattr(order, name) != value]
+    for name in fields:
+        setattr(order, name, values[name])
+    fields += order_mark_paid(order)
+    if payment.charge is not None:
+        fields += order_charge_apply(order, payment.charge)
+    if payment.dispute is not None:
+        fields += order_dispute_apply(order, payment.dispute)
+    if is_new:
+        order.status = order.settled_status()
+        order.save()
+    else:
+        order_save(order, fields)
+    return order
+
+
+def _second_payment_record(enrollment: Enrollment, payment: Payment) -> None:
     """Record a second payment for a paid (or refunded) enrollment; refund it after
     the commit, so the row lock is never held across the call to Stripe."""
     if not payment.payment_intent_id or not payment.amount:
@@ -318,7 +281,7 @@ def _second_payment_record(enrollment: Enrollment, payment: _Payment) -> None:
             payment.label,
         )
         return
-    review, created = _review_get_or_create(
+    review, created = review_get_or_create(
         payment,
         kind=PaymentReview.Kind.DUPLICATE,
         status=PaymentReview.Status.REFUND_PENDING,
@@ -347,7 +310,7 @@ def _second_payment_record(enrollment: Enrollment, payment: _Payment) -> None:
 
 
 def _enrollment_for_payment_locked(
-    payment: _Payment, *, create: bool
+    payment: Payment, *, create: bool
 ) -> Enrollment | None:
     """The enrollment a payment is for, row-locked; created from metadata if missing
     (and `create` is true)."""
@@ -362,7 +325,7 @@ def _enrollment_for_payment_locked(
         ).first()
         if enrollment is not None:
             return enrollment
-    if not _names_a_course(payment):
+    if not _names_a_course(payment.metadata):
         return None
     course_id = str(payment.metadata["course_id"])
     clerk_user_id = payment.metadata["clerk_user_id"]

@@ -1,8 +1,10 @@
-"""Refunds through Stripe: made by staff (access revoked once), reported by Stripe,
-or made automatically for a second payment of one enrollment (access kept).
+"""Refunds through Stripe: made by staff (access revoked once), reported by Stripe
+(whole or partial, before or after the payment is recorded), or made
+automatically for a second payment of one enrollment (access kept).
 
-Every refund is a full refund of one PaymentIntent under an idempotency key
-that names it, so a retry, a double click or a concurrent call refunds once.
+Every refund we make refunds what is left of one PaymentIntent under an
+idempotency key that names it, so a retry, a double click or a concurrent call
+refunds once. Each one is written on the payment's order too.
 """
 
 import logging
@@ -12,8 +14,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from courses import stripe_gateway
-from courses.models import Enrollment, PaymentReview
+from courses.models import Enrollment, Order, PaymentReview
 from courses.services.payments.errors import NotRefundable
+from courses.services.payments.orders import (
+    enrollment_follow_order,
+    is_paying_order,
+    order_charge_apply,
+    order_save,
+    order_with_enrollment_locked,
+)
+from courses.services.payments.payment import session_id_for_payment_intent
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +39,9 @@ def enrollment_refund(*, enrollment_id: int) -> Enrollment:
     enrollment = Enrollment.objects.get(pk=enrollment_id)
     if enrollment.status == Enrollment.Status.REFUNDED:
         return enrollment
+    if enrollment.status == Enrollment.Status.DISPUTED:
+        # Stripe refuses to refund a disputed charge: the bank decides.
+        raise NotRefundable(_("This payment is disputed: the bank decides."))
     if enrollment.status != Enrollment.Status.PAID:
         raise NotRefundable
     payment_intent_id = enrollment.stripe_payment_intent_id
@@ -46,23 +59,90 @@ def enrollment_refund(*, enrollment_id: int) -> Enrollment:
             and enrollment.stripe_payment_intent_id == payment_intent_id
         ):
             enrollment.mark_as_refunded()
+        _order_refunded_in_full(payment_intent_id)
     return enrollment
+
+
+def order_refund(*, order_id: int) -> Order:
+    """Refund what is left of a paid order through Stripe. Idempotent.
+
+    The order that paid its enrollment is refunded as enrollment_refund does
+    (access revoked); another paid order of the enrollment (a second payment)
+    is refunded as the automatic refund does (access kept). Raises
+    Order.DoesNotExist, NotRefundable, or the gateway's errors.
+    """
+    order = Order.objects.select_related("enrollment").get(pk=order_id)
+    if order.status == Order.Status.REFUNDED:
+        return order
+    if order.status == Order.Status.DISPUTED:
+        raise NotRefundable(_("This payment is disputed: the bank decides."))
+    payment_intent_id = order.stripe_payment_intent_id
+    if order.paid_at is None or not payment_intent_id or not order.amount_total:
+        raise NotRefundable(_("This order has no Stripe payment to refund."))
+    if is_paying_order(order.enrollment, order):
+        enrollment_refund(enrollment_id=order.enrollment_id)
+        return Order.objects.get(pk=order_id)
+    review = PaymentReview.objects.filter(
+        kind=PaymentReview.Kind.DUPLICATE, stripe_payment_intent_id=payment_intent_id
+    ).first()
+    if review is not None and review.status == PaymentReview.Status.REFUND_PENDING:
+        review = duplicate_payment_refund(review_id=review.pk)
+        if review.status != PaymentReview.Status.REFUNDED:
+            # Kept pending with Stripe's error; the caller reports the failure.
+            raise stripe_gateway.PaymentProviderError(review.last_error)
+        return Order.objects.get(pk=order_id)
+    _full_refund(
+        payment_intent_id=payment_intent_id,
+        # The automatic refund's key: a second payment is refunded once.
+        idempotency_key=f"refund-second-payment-{payment_intent_id}",
+    )
+    with transaction.atomic():
+        _order_refunded_in_full(payment_intent_id)
+    return Order.objects.get(pk=order_id)
 
 
 def refund_recorded(*, charge: stripe_gateway.Charge) -> Enrollment | None:
-    """charge.refunded: a full refund revokes access; a partial one keeps it."""
-    if not charge.is_fully_refunded or not charge.payment_intent_id:
-        logger.info("Charge %s partly refunded: access kept", charge.id)
-        return None
-    with transaction.atomic(savepoint=False):
-        enrollment = (
-            Enrollment.objects.select_for_update()
-            .filter(stripe_payment_intent_id=charge.payment_intent_id)
-            .first()
-        )
-        if enrollment is not None:
-            enrollment.mark_as_refunded()
+    """charge.refunded (or a refund found by reconcile): the payment's order
+    records what was refunded so far. A full refund of the payment that paid
+    an enrollment revokes access; a partial one keeps it. Returns the
+    enrollment when it lost access just now.
+
+    Told before the payment was recorded, the refund is kept on the pending
+    order (its Checkout Session is asked of Stripe first, outside any lock)
+    and applied when the payment is recorded.
+    """
+    enrollment, _changed = charge_apply(
+        charge, session_id=session_id_for_payment_intent(charge.payment_intent_id)
+    )
     return enrollment
+
+
+def charge_apply(
+    charge: stripe_gateway.Charge, *, session_id: str | None
+) -> tuple[Enrollment | None, bool]:
+    """A charge as Stripe reports it (charge.succeeded, charge.refunded, or
+    found by reconcile) onto its payment's order: its id, receipt and amount
+    refunded so far, the enrollment following. `session_id`: from
+    session_id_for_payment_intent, read beforehand. Returns the enrollment
+    when it lost access just now, and whether the order changed."""
+    if not charge.payment_intent_id:
+        return None, False
+    with transaction.atomic(savepoint=False):
+        found = order_with_enrollment_locked(
+            payment_intent_id=charge.payment_intent_id, session_id=session_id
+        )
+        if found is None:
+            logger.info("Charge %s matches no order", charge.id)
+            return None, False
+        order, enrollment = found
+        changed = order_save(order, order_charge_apply(order, charge))
+        was_refunded = enrollment.status == Enrollment.Status.REFUNDED
+        enrollment_follow_order(enrollment, order)
+    if changed and order.status == Order.Status.PARTIALLY_REFUNDED:
+        logger.info("Charge %s partly refunded: access kept", charge.id)
+    if not was_refunded and enrollment.status == Enrollment.Status.REFUNDED:
+        return enrollment, changed
+    return None, changed
 
 
 def duplicate_payment_refund(*, review_id: int) -> PaymentReview:
@@ -109,6 +189,9 @@ def duplicate_payment_refund(*, review_id: int) -> PaymentReview:
                 review.currency.upper(),
                 refund_id or "(already refunded at Stripe)",
             )
+    # Apart: the review's lock is not held while the enrollment's is taken.
+    with transaction.atomic():
+        _order_refunded_in_full(payment_intent_id)
     return review
 
 
@@ -121,6 +204,20 @@ def payment_reviews_refund_pending() -> list[PaymentReview]:
         duplicate_payment_refund(review_id=pk)
         for pk in pending.values_list("pk", flat=True)
     ]
+
+
+def _order_refunded_in_full(payment_intent_id: str) -> None:
+    """The order of a PaymentIntent we just refunded: refunded in full (the
+    charge.refunded event says the same; whichever comes first wins). Its
+    enrollment follows if it is the payment that paid it. Call in a
+    transaction."""
+    found = order_with_enrollment_locked(payment_intent_id=payment_intent_id)
+    if found is None:
+        return
+    order, enrollment = found
+    if order.apply_refunded_amount(order.amount_total):
+        order_save(order, ["amount_refunded"])
+        enrollment_follow_order(enrollment, order)
 
 
 def _full_refund(*, payment_intent_id: str, idempotency_key: str) -> str:

@@ -1,5 +1,5 @@
-"""Staff use cases on enrollments: logged payment corrections, the CSV export, and
-closing the review of refused payments.
+"""Staff use cases on enrollments and orders: logged payment corrections, the CSV
+exports, and closing the review of refused payments.
 
 The corrections lock the rows they change, go through the model's mark_as_*
 methods (so `status` and `is_paid` never disagree) and leave one admin log
@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from courses.models import Enrollment, PaymentReview
+from courses.models import Enrollment, Order, PaymentReview
 
 # A cell starting with one of these is run as a formula by spreadsheet programs
 # (CSV injection); tab and carriage return hide such a prefix. A spreadsheet
@@ -172,6 +172,66 @@ def enrollment_export_csv(*, enrollments: QuerySet[Enrollment]) -> Iterator[str]
     rows = enrollments.select_related("course").iterator(chunk_size=500)
     for enrollment in rows:
         yield writer.writerow(_csv_row(enrollment))
+
+
+ORDER_CSV_FIELDS = (
+    "id",
+    "created_at",
+    "paid_at",
+    "status",
+    "currency",
+    "amount_subtotal",
+    "amount_discount",
+    "amount_total",
+    "amount_refunded",
+    "promotion_code",
+    "stripe_checkout_session_id",
+    "stripe_payment_intent_id",
+    "stripe_charge_id",
+    "dispute_status",
+    "receipt_url",
+)
+
+
+def order_export_csv(*, orders: QuerySet[Order]) -> Iterator[str]:
+    """Yield the CSV lines (header first) of these orders, with each one's student
+    and course; cells are quoted and guarded like the enrollments' export."""
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    yield writer.writerow(
+        [
+            capfirst(str(Enrollment._meta.get_field("student_email").verbose_name)),
+            capfirst(str(Enrollment._meta.get_field("course").verbose_name)),
+            *(
+                capfirst(str(Order._meta.get_field(name).verbose_name))
+                for name in ORDER_CSV_FIELDS
+            ),
+        ]
+    )
+    rows = orders.select_related("enrollment__course").iterator(chunk_size=500)
+    for order in rows:
+        yield writer.writerow(_order_csv_row(order))
+
+
+def _order_csv_row(order: Order) -> Iterable[str]:
+    return [
+        _csv_text(order.enrollment.student_email),
+        _csv_text(order.enrollment.course.title),
+        str(order.pk),
+        _csv_datetime(order.created_at),
+        _csv_datetime(order.paid_at),
+        _csv_text(str(order.get_status_display())),
+        _csv_text(order.currency.upper()),
+        str(order.amount_subtotal),
+        str(order.amount_discount),
+        str(order.amount_total),
+        str(order.amount_refunded),
+        _csv_text(order.promotion_code),
+        _csv_text(order.stripe_checkout_session_id or ""),
+        _csv_text(order.stripe_payment_intent_id or ""),
+        _csv_text(order.stripe_charge_id or ""),
+        _csv_text(order.dispute_status),
+        _csv_text(order.receipt_url),
+    ]
 
 
 def _csv_row(enrollment: Enrollment) -> Iterable[str]:

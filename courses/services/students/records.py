@@ -22,6 +22,10 @@ from django.utils import timezone
 from courses import clerk_gateway
 from courses.clerk_gateway import ClerkUserData
 from courses.models import Enrollment, Student
+from courses.services.payments.customers import (
+    customer_erase_after_commit,
+    customer_sync_after_commit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,8 @@ def student_apply_clerk_user(*, user: ClerkUserData) -> None:
     }
     if _newer_than_stored(user).update(**values, updated_at=timezone.now()):
         _identity_forget(user.id)
+        # A new email reaches the student's Stripe Customer, if they have one.
+        customer_sync_after_commit(clerk_user_id=user.id)
         return
     Student.objects.bulk_create(
         [Student(clerk_user_id=user.id, **values)], ignore_conflicts=True
@@ -92,7 +98,9 @@ def student_erase(*, clerk_user_id: str) -> None:
     and the titles of their admin history entries. Enrollments, amounts,
     statuses and Stripe ids stay (accounting). A student never seen before
     gets a tombstone too, so that a late `user.created` cannot bring the
-    person back. Idempotent; at most three queries. Call inside a transaction.
+    person back. Once committed, their Stripe Customer is deleted at Stripe
+    (their past payments stay there); nothing more is sent to Stripe about
+    them. Idempotent; at most three queries. Call inside a transaction.
     """
     now = timezone.now()
     tombstone = Student(clerk_user_id=clerk_user_id, deleted_at=now)
@@ -107,6 +115,7 @@ def student_erase(*, clerk_user_id: str) -> None:
             "first_name",
             "last_name",
             "image_url",
+            "stripe_customer_email",
             "deleted_at",
             "updated_at",
         ],
@@ -127,6 +136,7 @@ def student_erase(*, clerk_user_id: str) -> None:
             .values("pk_text"),
         ).update(object_repr=_ERASED_REPR.format(clerk_user_id))
     _identity_remember_deleted(clerk_user_id)
+    customer_erase_after_commit(clerk_user_id=clerk_user_id)
 
 
 # --- Sign-in ---------------------------------------------------------------------
