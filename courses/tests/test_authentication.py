@@ -13,6 +13,7 @@ from rest_framework.test import APIRequestFactory
 
 from courses import authentication
 from courses.authentication import ClerkJWTAuthentication, ClerkUser
+from courses.tests.factories import StudentFactory
 from courses.tests.fakes.clerk import JWKS_PATH, USERS_PATH, generate_rsa_key
 
 pytestmark = pytest.mark.django_db
@@ -443,6 +444,9 @@ def test_fifty_requests_cost_one_jwks_fetch_and_one_backend_api_call(
 # transactional test, so that the tables are emptied afterwards.
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_cold_requests_share_one_jwks_fetch(fake_clerk, api_client):
+    # A known student: the threads only read it (SQLite's test database
+    # refuses concurrent writers; creating students at once is tested apart).
+    StudentFactory(clerk_user_id="user_test", email="a@example.com")
     fake_clerk.set_delay(0.2, path=JWKS_PATH)
     statuses = []
 
