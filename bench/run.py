@@ -370,9 +370,23 @@ class Webhooks:
         """Remove this run's enrollments and events: the next run starts alike."""
         with connect(self.catalog.url) as conn:
             with conn.cursor() as cursor:
+                students = [f"user_wh_{self.run_id}_%"]
+                # Rows that refer to these enrollments first: raw SQL has no
+                # cascade (orders, payments kept for review, lesson progress).
+                for table in (
+                    "courses_order",
+                    "courses_paymentreview",
+                    "courses_lessonprogress",
+                ):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE enrollment_id IN "  # noqa: S608
+                        "(SELECT id FROM courses_enrollment "
+                        "WHERE clerk_user_id LIKE %s)",
+                        students,
+                    )
                 cursor.execute(
                     "DELETE FROM courses_enrollment WHERE clerk_user_id LIKE %s",
-                    [f"user_wh_{self.run_id}_%"],
+                    students,
                 )
                 deleted = cursor.rowcount
                 cursor.execute(
