@@ -11,7 +11,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from courses import authentication
+from courses import clerk_keys
 from courses.authentication import ClerkJWTAuthentication, ClerkUser
 from courses.tests.factories import StudentFactory
 from courses.tests.fakes.clerk import JWKS_PATH, USERS_PATH, generate_rsa_key
@@ -466,7 +466,7 @@ def test_concurrent_cold_requests_share_one_jwks_fetch(fake_clerk, api_client):
 
 def _another_process_fetches_the_jwks(jwks_url: str) -> str:
     """Take the fleet-wide fetch lease as another node would; returns its key."""
-    lease = authentication._jwks_cache_key(jwks_url, "jwks-fetching")
+    lease = clerk_keys.jwks_cache_key(jwks_url, "jwks-fetching")
     assert cache.add(lease, 1, 10)
     return lease
 
@@ -478,7 +478,7 @@ def test_a_process_waits_for_the_jwks_another_process_is_fetching(
     keys = fake_clerk.jwks()["keys"]
     stored = threading.Timer(
         0.3,
-        authentication._jwks_cache_set,
+        clerk_keys.jwks_cache_set,
         args=(fake_clerk.jwks_url, keys),
         kwargs={"refresh_after": time.time() + 300, "fetched_at": time.time()},
     )
