@@ -72,6 +72,26 @@ def test_first_checkout_completed_delivery_costs_at_most_ten_queries(
     assert Order.objects.get().status == Order.Status.PAID
 
 
+def test_first_delivery_without_a_recorded_order_costs_at_most_ten_queries(
+    fake_stripe, client, django_assert_max_num_queries
+):
+    # An enrollment whose checkout wrote no order (one older than orders).
+    started = _checkout(CourseFactory())
+    Order.objects.all().delete()
+    delivery = fake_stripe.webhook_delivery(
+        "checkout.session.completed", fake_stripe.session_pay(started.session.id)
+    )
+
+    # the order is looked up by session and PaymentIntent in one query
+    with django_assert_max_num_queries(10):
+        response = _post(client, delivery)
+
+    order = Order.objects.get()
+    assert response.status_code == 200
+    assert order.status == Order.Status.PAID
+    assert order.enrollment == Enrollment.objects.get(status=Enrollment.Status.PAID)
+
+
 def test_duplicate_delivery_costs_one_query_and_changes_nothing(
     fake_stripe, client, django_assert_num_queries
 ):

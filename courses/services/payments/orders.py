@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from courses import stripe_gateway
@@ -56,14 +56,24 @@ def order_pending_record(
 def order_for_payment_get(
     *, session_id: str | None, payment_intent_id: str | None
 ) -> Order | None:
-    """The order of a Checkout Session (by its id) or of a PaymentIntent."""
+    """The order of a Checkout Session (by its id) or, when the session has
+    none, of a PaymentIntent: one query either way."""
+    condition = Q()
     if session_id:
-        order = Order.objects.filter(stripe_checkout_session_id=session_id).first()
-        if order is not None or not payment_intent_id:
-            return order
+        condition |= Q(stripe_checkout_session_id=session_id)
     if payment_intent_id:
-        return Order.objects.filter(stripe_payment_intent_id=payment_intent_id).first()
-    return None
+        condition |= Q(stripe_payment_intent_id=payment_intent_id)
+    if not condition:
+        return None
+    orders = Order.objects.filter(condition)
+    if session_id and payment_intent_id:
+        orders = orders.alias(
+            preference=Case(
+                When(stripe_checkout_session_id=session_id, then=Value(0)),
+                default=Value(1),
+            )
+        ).order_by("preference", *Order._meta.ordering)
+    return orders.first()
 
 
 def order_with_enrollment_locked(
