@@ -1,8 +1,8 @@
 """Clerk session tokens for DRF: ClerkJWTAuthentication and the ClerkUser it returns.
 
-With courses/clerk_keys.py (Clerk's signing keys) and courses/clerk_gateway.py
-(Clerk's Backend API and webhooks) the only modules that talk to Clerk; with
-clerk_keys.py and courses/dev_tokens.py the only ones that import ``jwt``.
+Keys come from courses/clerk_keys.py (CLERK_JWT_KEY, or the JWKS that
+courses/clerk_gateway.py, the only module that calls Clerk, fetches); with
+clerk_keys.py and courses/dev_tokens.py the only modules that import ``jwt``.
 A token is accepted only if it is a session token (a `sid`, no access-token
 type or claims) RS256-signed by a key of the configured Clerk instance, its
 time, issuer, subject (a Clerk user id) and authorized-party claims hold, and

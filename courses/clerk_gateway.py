@@ -1,8 +1,10 @@
-"""Clerk's Backend API and Clerk's webhooks, behind small frozen types.
+"""Clerk's Backend API, its JWKS and its webhooks, behind small frozen types.
 
-The only module that calls the Backend API (`CLERK_API_URL`, with
-`CLERK_SECRET_KEY`) or checks a webhook's Svix signature
-(`CLERK_WEBHOOK_SIGNING_SECRET`); session tokens and the JWKS stay in
+The only module that makes HTTP calls to Clerk: the Backend API
+(`CLERK_API_URL`, with `CLERK_SECRET_KEY`) and the JWKS document
+(`CLERK_JWKS_URL`, read by courses/clerk_keys.py, which parses and caches the
+keys); and the only one that checks a webhook's Svix signature
+(`CLERK_WEBHOOK_SIGNING_SECRET`). Session tokens are checked in
 courses/authentication.py. Settings are read when a function runs. Every
 call has a timeout (`CLERK_HTTP_TIMEOUT_SECONDS`); nothing here knows about
 students, enrollments or views.
@@ -254,6 +256,36 @@ def _retry_after(response: requests.Response) -> float:
     except ValueError:
         seconds = 1.0
     return min(max(seconds, 0.0), RATE_LIMIT_MAX_WAIT_SECONDS)
+
+
+# --- JWKS ----------------------------------------------------------------------------
+
+
+def jwks_get(jwks_url: str) -> list[Any]:
+    """The `keys` of the JWKS document at jwks_url, unchecked (courses/clerk_keys.py
+    keeps the usable ones); ClerkUnavailable if Clerk does not serve one."""
+    try:
+        response = requests.get(
+            jwks_url,
+            timeout=settings.CLERK_HTTP_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        logger.warning(
+            "Clerk JWKS unreachable at %s (%s)", jwks_url, type(exc).__name__
+        )
+        raise ClerkUnavailable(type(exc).__name__) from None
+    if response.status_code != 200:
+        logger.warning(
+            "Clerk JWKS at %s answered HTTP %s", jwks_url, response.status_code
+        )
+        raise ClerkUnavailable(f"HTTP {response.status_code}")
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    keys = document.get("keys") if isinstance(document, dict) else None
+    return keys if isinstance(keys, list) else []
 
 
 # --- Webhooks ------------------------------------------------------------------------

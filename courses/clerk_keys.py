@@ -1,6 +1,7 @@
 """Clerk's signing keys: CLERK_JWT_KEY, or the JWKS fetched from Clerk.
 
-Used by courses/authentication.py, which checks session tokens with them.
+Used by courses/authentication.py, which checks session tokens with them; the
+JWKS document itself is fetched by courses/clerk_gateway.py.
 The JWKS lives in the Django cache (shared by all workers with Redis) and is
 fetched by one process of the whole fleet at a time (a lease in the cache);
 each process also keeps the parsed keys for LOCAL_KEYS_SECONDS, so a token
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
+from courses import clerk_gateway
 from courses.exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -204,27 +205,10 @@ def _jwks_wait_for_fleet(
 def _jwks_fetch(jwks_url: str) -> list[dict[str, Any]]:
     """Clerk's signing keys (RS256 JWKs with a kid); ServiceUnavailable if none."""
     try:
-        response = requests.get(
-            jwks_url,
-            timeout=settings.CLERK_HTTP_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
-        logger.warning(
-            "Clerk JWKS unreachable at %s (%s)", jwks_url, type(exc).__name__
-        )
+        candidates = clerk_gateway.jwks_get(jwks_url)
+    except clerk_gateway.ClerkUnavailable:
         raise ServiceUnavailable(CLERK_UNREACHABLE) from None
-    if response.status_code != 200:
-        logger.warning(
-            "Clerk JWKS at %s answered HTTP %s", jwks_url, response.status_code
-        )
-        raise ServiceUnavailable(CLERK_UNREACHABLE)
-    try:
-        document = response.json()
-    except ValueError:
-        document = None
-    candidates = document.get("keys") if isinstance(document, dict) else None
-    usable = [jwk for jwk in candidates or [] if _parsed_jwk(jwk) is not None]
+    usable = [jwk for jwk in candidates if _parsed_jwk(jwk) is not None]
     if not usable:
         logger.warning("Clerk JWKS at %s holds no usable RS256 key", jwks_url)
         raise ServiceUnavailable(CLERK_UNREACHABLE)
