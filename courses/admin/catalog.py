@@ -12,8 +12,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from courses.admin.display import enrollment_status_html, money
 from courses.admin.learning import SectionInline
-from courses.admin.payments import _money, _status_html
 from courses.models import Course
 
 # A course page lists at most this many enrollments (newest first) and links
@@ -129,8 +129,8 @@ class CourseAdmin(admin.ModelAdmin):
                     reverse("admin:courses_enrollment_change", args=[e.pk]),
                     e.student_name or _("N/A"),
                     e.student_email,
-                    _status_html(e),
-                    _money(e.price_paid),
+                    enrollment_status_html(e),
+                    money(e.price_paid),
                     formats.date_format(
                         timezone.localtime(e.enrolled_at), "SHORT_DATETIME_FORMAT"
                     ),

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from courses.admin.payments import _money_with_currency, _status_html
+from courses.admin.display import enrollment_status_html, money_with_currency
 from courses.models import Enrollment, Student
 
 # A student's page lists at most this many enrollments, newest first.
@@ -154,8 +154,8 @@ class StudentAdmin(admin.ModelAdmin):
                 (
                     reverse("admin:courses_enrollment_change", args=[e.pk]),
                     e.course.title,
-                    _status_html(e),
-                    _money_with_currency(e.price_paid),
+                    enrollment_status_html(e),
+                    money_with_currency(e.price_paid),
                     _date(e.enrolled_at),
                     _date(e.paid_at),
                 )
