@@ -29,105 +29,40 @@ import argparse
 import contextlib
 import json
 import os
-import pwd
 import secrets
-import shutil
 import signal
-import socket
-import string
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-DEPLOY = Path(__file__).resolve().parent
-ROOT = DEPLOY.parent
+if not __package__:
+    # Run as a script (python deploy/topology.py): the repository's root on the
+    # path, for the deploy package.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deploy.processes import (
+    DEPLOY,
+    ROOT,
+    TopologyError,
+    _reap,
+    _unprivileged_user,
+    free_port,
+    http_get,
+    is_alive,
+    port_open,
+    render,
+    tool,
+    tools_missing,
+    wait_for,
+)
+
 DEFAULT_RUN_DIR = DEPLOY / "run"
 STATE_FILE = "state.json"
 POOLER, LB = "pooler", "lb"
-MISSING_TOOLS = "apt-get install pgbouncer haproxy"
-START_TIMEOUT = 60.0
-
-
-class TopologyError(Exception):
-    """Something the person running the topology must fix; printed, exit 1."""
-
-
-# --- Small helpers -------------------------------------------------------------
-
-
-def tool(name: str) -> str:
-    """The path of pgbouncer or haproxy (Debian puts them in /usr/sbin)."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
-    if not found:
-        raise TopologyError(f"{name} is not installed ({MISSING_TOOLS})")
-    return found
-
-
-def tools_missing() -> list[str]:
-    """The tools this machine lacks, for tests and the benchmark to skip on."""
-    missing = []
-    for name in ("pgbouncer", "haproxy"):
-        try:
-            tool(name)
-        except TopologyError:
-            missing.append(name)
-    return missing
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def is_alive(pid: int | None) -> bool:
-    """True for a running process (a zombie nobody reaped yet is not running)."""
-    if not pid:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-        return True
-    return False
-
-
-def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
-    """Status and body of a GET; (0, b"") when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (OSError, urllib.error.URLError):
-        return 0, b""
-
-
-def wait_for(what: str, check, timeout: float = START_TIMEOUT, pid: int = 0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if pid and not is_alive(pid):
-            raise TopologyError(f"{what} exited during start-up")
-        time.sleep(0.1)
-    raise TopologyError(f"{what} not ready after {timeout:.0f} s")
-
-
-def render(template: str, target: Path, **values: object) -> Path:
-    text = string.Template((DEPLOY / template).read_text()).substitute(values)
-    target.write_text(text)
-    return target
+__all__ = ["LB", "POOLER", "Topology", "TopologyError", "main", "tools_missing"]
 
 
 # --- The database -------------------------------------------------------------------
@@ -525,22 +460,6 @@ class Topology:
                 entry["lb"] = states.get(name, "")
             report[name] = entry
         return report
-
-
-def _unprivileged_user() -> str:
-    for name in ("postgres", "nobody"):
-        with contextlib.suppress(KeyError):
-            pwd.getpwnam(name)
-            return name
-    raise TopologyError("no unprivileged user (postgres, nobody) to run PgBouncer as")
-
-
-def _reap(pid: int | None) -> None:
-    # Started by this very process (tests, the benchmark): collect the exit
-    # status so no zombie is left behind.
-    if pid:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
 
 
 def _database_drop(url: str) -> None:
