@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from deploy.database import (
-    _database_drop,
     database_create_if_missing,
+    database_drop,
     parse_database_url,
     pooled_url,
 )
@@ -22,14 +22,14 @@ from deploy.processes import (
     DEPLOY,
     ROOT,
     TopologyError,
-    _reap,
-    _unprivileged_user,
     free_port,
     http_get,
     is_alive,
     port_open,
+    reap,
     render,
     tool,
+    unprivileged_user,
     wait_for,
 )
 
@@ -262,7 +262,7 @@ class Topology:
         if os.geteuid() == 0:
             # PgBouncer refuses to run as root: it reads its files first, then
             # switches to this user.
-            command += ["-u", _unprivileged_user()]
+            command += ["-u", unprivileged_user()]
         command.append(str(config))
         return command, {"PATH": os.environ.get("PATH", "")}, lambda: port_open(port)
 
@@ -338,7 +338,7 @@ class Topology:
             if is_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-        _reap(pid)
+        reap(pid)
         component["pid"] = None
         self.save()
 
@@ -348,7 +348,7 @@ class Topology:
             if name in self.components:
                 self.stop_component(name)
         if self.state.get("database_created") and self.state.get("drop_on_stop"):
-            _database_drop(self.state["direct_url"])
+            database_drop(self.state["direct_url"])
 
     def lb_server_states(self) -> dict[str, str]:
         """HAProxy's view of each node of the API backend: UP, DOWN..."""

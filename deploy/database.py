@@ -51,7 +51,7 @@ def database_create_if_missing(url: str) -> bool:
         connection.close()
 
 
-def _database_drop(url: str) -> None:
+def database_drop(url: str) -> None:
     import psycopg2
 
     parts = urlsplit(url)

@@ -92,7 +92,7 @@ def render(template: str, target: Path, **values: object) -> Path:
     return target
 
 
-def _unprivileged_user() -> str:
+def unprivileged_user() -> str:
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
@@ -100,7 +100,7 @@ def _unprivileged_user() -> str:
     raise TopologyError("no unprivileged user (postgres, nobody) to run PgBouncer as")
 
 
-def _reap(pid: int | None) -> None:
+def reap(pid: int | None) -> None:
     # Started by this very process (tests, the benchmark): collect the exit
     # status so no zombie is left behind.
     if pid:
