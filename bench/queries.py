@@ -1,6 +1,6 @@
 """SQL queries per request, counted in-process with Django's test client.
 
-Run by bench/run.py in a subprocess with the same environment as the server
+Run by bench/measure.py in a subprocess with the same environment as the server
 it stands for (DJANGO_SETTINGS_MODULE picks the project or the baseline):
 
     python -m bench.queries plan.json > counts.json

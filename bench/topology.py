@@ -11,15 +11,14 @@ the machine during the run affects them alike.
 
 import dataclasses
 import sys
-from typing import TYPE_CHECKING
 
 import redis
 
 from bench import wrk
+from bench.databases import Catalog
+from bench.measure import Bench, Row
+from bench.scenarios import Scenario
 from deploy.topology import LB, Topology, tools_missing
-
-if TYPE_CHECKING:
-    from bench.run import Bench, Catalog, Row, Scenario
 
 SCENARIO_NAMES = ("list_anon", "detail_anon")
 # (label, nodes, through PgBouncer)
@@ -51,10 +50,8 @@ def unavailable() -> str | None:
     return None
 
 
-def run(bench: "Bench", catalog: "Catalog", plan: dict[str, "Scenario"]) -> list["Row"]:
-    """Rows (bench.run.Row) for each configuration and scenario."""
-    from bench.run import Row
-
+def run(bench: Bench, catalog: Catalog, plan: dict[str, Scenario]) -> list[Row]:
+    """Rows (bench.measure.Row) for each configuration and scenario."""
     args = bench.args
     if args.redis_url:
         redis.Redis.from_url(args.redis_url).flushdb()
@@ -111,7 +108,7 @@ def run(bench: "Bench", catalog: "Catalog", plan: dict[str, "Scenario"]) -> list
     return list(rows.values())
 
 
-def _warm(bench: "Bench", target: Target, scenario: "Scenario") -> None:
+def _warm(bench: Bench, target: Target, scenario: Scenario) -> None:
     wrk.run(
         target.url,
         scenario.build(target),
@@ -122,7 +119,7 @@ def _warm(bench: "Bench", target: Target, scenario: "Scenario") -> None:
     )
 
 
-def table(rows: list["Row"]) -> str:
+def table(rows: list[Row]) -> str:
     """The measured rows, each against one node reaching PostgreSQL directly."""
     found = {(row.scenario, row.server): row for row in rows if row.results}
     lines = [
@@ -143,7 +140,7 @@ def table(rows: list["Row"]) -> str:
     return "\n".join(lines)
 
 
-def pooler_cost(rows: list["Row"]) -> str:
+def pooler_cost(rows: list[Row]) -> str:
     """What PgBouncer adds to a request: the p50 and the server time per request
     (1 / req/s at the same concurrency) of one node with and without it."""
     found = {(row.scenario, row.server): row for row in rows if row.results}
