@@ -55,14 +55,18 @@ limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 
-# Recycle workers now and then so a slow leak cannot grow forever.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak cannot grow forever. Not
+# often: each recycle costs far more than its import (the new worker's first
+# requests, its copy-on-write page faults, one worker fewer while it starts).
+# At 2,000 the list served 23 to 35 % fewer requests per second at full load
+# than without recycling (docs/PERFORMANCE.md); at 20,000 about a tenth of that.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = 2000
 
 # The master imports the application (and its URL configuration, see
 # config/wsgi.py) once and each worker is forked from it. Without this, every
 # recycled worker imports Django and the project again, about 0.5 s of CPU:
-# once every 2,000 requests, 0.25 ms per request, a quarter of what a cached
+# once every 20,000 requests, 0.025 ms per request, a fortieth of what a cached
 # catalog answer costs. Forked workers also share the imported code's memory.
 # Nothing opens a connection at import time (databases, Redis and HTTP
 # clients connect on first use, in the worker).
