@@ -58,7 +58,7 @@ limit_request_field_size = 8190
 # Recycle workers now and then so a slow leak cannot grow forever. Not
 # often: each recycle costs far more than its import (the new worker's first
 # requests, its copy-on-write page faults, one worker fewer while it starts).
-# At 2,000 the list served 23 to 35 % fewer requests per second at full load
+# At 2,000 the list served 19 to 26 % fewer requests per second at full load
 # than without recycling (docs/PERFORMANCE.md); at 20,000 about a tenth of that.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
 max_requests_jitter = 2000
