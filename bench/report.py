@@ -14,32 +14,28 @@ from bench.scenarios import QUERY_BUDGET
 from bench.servers import API, API_NOCACHE, APIS, BASELINE, SERVER_LABELS, TUTORIAL
 
 
+def _rps_against(rows: list[Row], server: str, scenario: str) -> float | None:
+    """req/s of `server` on `scenario` in this run; None if it was not measured."""
+    for other in rows:
+        if other.server == server and other.scenario == scenario and other.results:
+            return other.rps
+    return None
+
+
 def _ratio(row: Row, rows: list[Row]) -> float | None:
     """req/s against bare Django's answer of the same kind (its compare_to)."""
     if row.server == BASELINE or not row.compare_to or not row.results:
         return None
-    for other in rows:
-        if (
-            other.server == BASELINE
-            and other.scenario == row.compare_to
-            and other.results
-        ):
-            return row.rps / other.rps
-    return None
+    bare = _rps_against(rows, BASELINE, row.compare_to)
+    return row.rps / bare if bare else None
 
 
 def _to_tutorial(row: Row, rows: list[Row]) -> float | None:
     """req/s against the tutorial's code on the same scenario."""
     if row.server not in APIS or not row.results:
         return None
-    for other in rows:
-        if (
-            other.server == TUTORIAL
-            and other.scenario == row.scenario
-            and other.results
-        ):
-            return row.rps / other.rps
-    return None
+    tutorial = _rps_against(rows, TUTORIAL, row.scenario)
+    return row.rps / tutorial if tutorial else None
 
 
 def _fmt(value: float | None) -> str:
